@@ -1,0 +1,26 @@
+//! The payments reliability core: typed values, states and their allowed
+//! transitions, the diesel schema, and the services every caller (API,
+//! worker, CLI) uses to reserve, cancel, expire, complete, fail and refund.
+//!
+//! Stripe is reached only through [`gateway::StripeGateway`]; this crate
+//! depends on no web framework, queue runtime or Stripe crate.
+
+pub mod audit;
+pub mod db;
+pub mod error;
+pub mod gateway;
+pub mod i18n;
+pub mod models;
+pub mod schema;
+pub mod services;
+pub mod states;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod values;
+
+pub use error::DomainError;
+pub use states::{OrderStatus, PaymentStatus};
+pub use values::{
+    ids::{CouponId, OrderId, PaymentId, ProductId, UserId},
+    money::{Currency, Money},
+};
