@@ -210,7 +210,10 @@ pub enum GatewayError {
 impl GatewayError {
     /// Retrying later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, GatewayError::Transient(_) | GatewayError::RateLimited { .. })
+        matches!(
+            self,
+            GatewayError::Transient(_) | GatewayError::RateLimited { .. }
+        )
     }
 }
 
@@ -284,7 +287,10 @@ mod tests {
         };
         assert!(!session.is_paid());
         session.status = SessionStatus::Complete;
-        assert!(!session.is_paid(), "delayed payment methods complete unpaid");
+        assert!(
+            !session.is_paid(),
+            "delayed payment methods complete unpaid"
+        );
         session.payment_status = SessionPaymentStatus::Paid;
         assert!(session.is_paid());
     }

@@ -12,13 +12,19 @@ impl Lang {
     /// Picks the language from an `Accept-Language` header value: the first
     /// listed language we speak wins (quality values are honoured).
     pub fn from_accept_language(header: Option<&str>) -> Lang {
-        let Some(header) = header else { return Lang::Es };
+        let Some(header) = header else {
+            return Lang::Es;
+        };
         let mut best: Option<(f32, Lang)> = None;
         for part in header.split(',') {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
             let quality = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = match tag.split('-').next() {
                 Some("en") => Lang::En,
@@ -55,7 +61,10 @@ mod tests {
     fn english_when_asked_for() {
         assert_eq!(Lang::from_accept_language(Some("en")), Lang::En);
         assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some("es;q=0.5, en;q=0.8")), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language(Some("es;q=0.5, en;q=0.8")),
+            Lang::En
+        );
         assert_eq!(Lang::from_accept_language(Some("es, en;q=0.8")), Lang::Es);
     }
 }

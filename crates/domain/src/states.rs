@@ -3,11 +3,12 @@
 //! methods let callers decide before they write.
 
 use crate::i18n::Lang;
+use diesel::deserialize::FromSqlRow;
 use diesel::deserialize::{self, FromSql};
+use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
-use diesel::{AsExpression, FromSqlRow};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io::Write;
@@ -185,7 +186,10 @@ mod tests {
     fn statuses_round_trip_through_their_names() {
         for &s in P::ALL {
             assert_eq!(s.as_str().parse::<P>().unwrap(), s);
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         assert!("P".parse::<P>().is_err());
     }

@@ -56,12 +56,24 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_to_lower_case() {
-        assert_eq!(Email::parse("  Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
+        assert_eq!(
+            Email::parse("  Ana@Example.COM ").unwrap().as_str(),
+            "ana@example.com"
+        );
     }
 
     #[test]
     fn implausible_emails_are_refused() {
-        for raw in ["", "ana", "@example.com", "ana@", "ana@example", "a b@example.com", "ana@@x.com", "ana@.com"] {
+        for raw in [
+            "",
+            "ana",
+            "@example.com",
+            "ana@",
+            "ana@example",
+            "a b@example.com",
+            "ana@@x.com",
+            "ana@.com",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw} accepted");
         }
     }

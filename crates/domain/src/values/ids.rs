@@ -1,11 +1,12 @@
 //! Typed identifiers, so a payment id can never be passed where an order id
 //! is expected. Each maps to its SQL column type through diesel.
 
+use diesel::deserialize::FromSqlRow;
 use diesel::deserialize::{self, FromSql};
+use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{BigInt, Uuid as SqlUuid};
-use diesel::{AsExpression, FromSqlRow};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,78 @@
+//! The one error type of the domain. The API maps each variant to an HTTP
+//! status in one place; the worker decides retry vs give-up with
+//! [`DomainError::is_transient`].
+
+use crate::gateway::GatewayError;
+use crate::states::PaymentStatus;
+use crate::values::ids::{PaymentId, ProductId};
+use crate::values::money::MoneyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("payment {0} not found")]
+    PaymentNotFound(PaymentId),
+    #[error("no payment for checkout session {0}")]
+    UnknownSession(String),
+    #[error("product {0} not found")]
+    ProductNotFound(ProductId),
+    #[error("invalid request: {0}")]
+    InvalidInput(String),
+    #[error(
+        "insufficient stock for product {product}: {available} available, {requested} requested"
+    )]
+    InsufficientStock {
+        product: ProductId,
+        requested: i32,
+        available: i32,
+    },
+    #[error("coupon '{0}' is not valid")]
+    InvalidCoupon(String),
+    /// The customer has already paid: the payment is now COMPLETED (or
+    /// REFUNDED) and cannot be cancelled.
+    #[error("payment {payment} is already paid ({status})")]
+    AlreadyPaid {
+        payment: PaymentId,
+        status: PaymentStatus,
+    },
+    #[error("payment {payment} is {from} and cannot become {to}")]
+    InvalidTransition {
+        payment: PaymentId,
+        from: PaymentStatus,
+        to: PaymentStatus,
+    },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("Stripe: {0}")]
+    Gateway(#[from] GatewayError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
+}
+
+impl DomainError {
+    /// Retrying the same operation later may succeed.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error as Db};
+        match self {
+            DomainError::Gateway(e) => e.is_transient(),
+            DomainError::DatabaseUnavailable(_) => true,
+            // A webhook can arrive before checkout stored its session id.
+            DomainError::UnknownSession(_) => true,
+            DomainError::Database(Db::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::SerializationFailure
+                    | DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand
+            ),
+            DomainError::Database(Db::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::bb8::RunError> for DomainError {
+    fn from(e: diesel_async::pooled_connection::bb8::RunError) -> Self {
+        DomainError::DatabaseUnavailable(e.to_string())
+    }
+}

@@ -1,0 +1,198 @@
+//! Diesel schema of `migrations/` (kept by hand in the shape
+//! `diesel print-schema` produces).
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        is_staff -> Bool,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (key_hash) {
+        key_hash -> Text,
+        user_id -> Int8,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_tokens (key_hash) {
+        key_hash -> Text,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Int8,
+        sku -> Text,
+        name -> Text,
+        price_minor -> Int8,
+        currency -> Bpchar,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inventory_stock (product_id) {
+        product_id -> Int8,
+        units -> Int4,
+        units_sold -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    coupons (id) {
+        id -> Int8,
+        code -> Text,
+        percent_off -> Int2,
+        max_uses -> Nullable<Int4>,
+        times_used -> Int4,
+        is_active -> Bool,
+        valid_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    carts (user_id) {
+        user_id -> Int8,
+        coupon_id -> Nullable<Int8>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        user_id -> Int8,
+        status -> Text,
+        coupon_id -> Nullable<Int8>,
+        subtotal_minor -> Int8,
+        discount_minor -> Int8,
+        total_minor -> Int8,
+        currency -> Bpchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_items (order_id, product_id) {
+        order_id -> Uuid,
+        product_id -> Int8,
+        quantity -> Int4,
+        unit_price_minor -> Int8,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        user_id -> Int8,
+        order_id -> Uuid,
+        amount_minor -> Int8,
+        currency -> Bpchar,
+        status -> Text,
+        stripe_session_id -> Nullable<Text>,
+        stripe_payment_intent_id -> Nullable<Text>,
+        stripe_session_status -> Nullable<Text>,
+        stripe_payment_status -> Nullable<Text>,
+        stripe_checkout_url -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        stripe_expire_pending -> Bool,
+        error_message -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        refunded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        event_type -> Text,
+        payload -> Jsonb,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        processing_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        entity -> Text,
+        entity_id -> Uuid,
+        from_status -> Text,
+        to_status -> Text,
+        source -> Text,
+        actor -> Text,
+        detail -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reservation_releases (order_id, resource) {
+        order_id -> Uuid,
+        resource -> Text,
+        quantity -> Int4,
+        released_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> Int8,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(inventory_stock -> products (product_id));
+diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(carts -> coupons (coupon_id));
+diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(orders -> coupons (coupon_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(payments -> users (user_id));
+diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(reservation_releases -> orders (order_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_tokens,
+    products,
+    inventory_stock,
+    coupons,
+    carts,
+    orders,
+    order_items,
+    payments,
+    stripe_events,
+    audit_log,
+    reservation_releases,
+    idempotency_keys,
+);
