@@ -5,15 +5,15 @@
 //! Stripe is reached only through [`gateway::StripeGateway`]; this crate
 //! depends on no web framework, queue runtime or Stripe crate.
 
-// pub mod audit;
+pub mod audit;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod i18n;
-// pub mod models;
+pub mod models;
 pub mod schema;
-// pub mod services;
+pub mod services;
 pub mod states;
 // TESTING
 // pub mod testing;

@@ -1,0 +1,138 @@
+//! Cancelling a payment (SPEC §5.2) and the release path shared by expiry
+//! and the sweep: payment and order to CANCELLED, reservations released
+//! exactly once, cart coupons cleared, audited — all in one transaction.
+
+use super::complete::complete_payment;
+use super::release::{ReleaseSummary, release_reservations};
+use super::stripe_side::{StripeSide, close_session};
+use super::transition::{move_order, move_payment};
+use crate::audit::Actor;
+use crate::error::DomainError;
+use crate::gateway::{CheckoutSession, StripeGateway};
+use crate::models::order::Order;
+use crate::models::payment::{Payment, SessionMirror};
+use crate::states::{OrderStatus, PaymentStatus};
+use crate::values::ids::PaymentId;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct CancelOutcome {
+    /// The payment as it is after the call.
+    pub payment: Payment,
+    pub order_status: OrderStatus,
+    /// It was already cancelled: nothing was released by this call.
+    pub already_cancelled: bool,
+    pub released: ReleaseSummary,
+    /// Stripe could not be told; the sweep will expire the session later.
+    pub stripe_warning: Option<String>,
+}
+
+/// Cancels a payment for `actor`: closes the Stripe session first so the
+/// customer can no longer pay, then releases locally. If the customer has
+/// already paid, the payment is recorded COMPLETED and `AlreadyPaid` is
+/// returned. A Stripe outage does not stop the cancellation.
+pub async fn cancel_payment(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    payment_id: PaymentId,
+    actor: &Actor,
+) -> Result<CancelOutcome, DomainError> {
+    let payment = Payment::find(conn, payment_id)
+        .await?
+        .ok_or(DomainError::PaymentNotFound(payment_id))?;
+    if payment.status == PaymentStatus::Cancelled {
+        return already_cancelled(conn, payment).await;
+    }
+    if !payment.status.is_open() {
+        return Err(DomainError::AlreadyPaid {
+            payment: payment.id,
+            status: payment.status,
+        });
+    }
+    match close_session(gateway, &payment).await {
+        StripeSide::Closed(session) => {
+            release(conn, payment_id, actor, session.as_ref(), None).await
+        }
+        StripeSide::Paid(session) => {
+            let outcome = complete_payment(conn, gateway, &session, actor).await?;
+            Err(DomainError::AlreadyPaid {
+                payment: payment.id,
+                status: outcome.payment.status,
+            })
+        }
+        StripeSide::Unreachable(e) => {
+            tracing::warn!(target: "payments", payment_id = %payment.id, error = %e,
+                "Stripe unreachable while cancelling; cancelled locally, the sweep will expire the session");
+            release(conn, payment_id, actor, None, Some(e.to_string())).await
+        }
+    }
+}
+
+async fn already_cancelled(
+    conn: &mut AsyncPgConnection,
+    payment: Payment,
+) -> Result<CancelOutcome, DomainError> {
+    let order = Order::find(conn, payment.order_id)
+        .await?
+        .ok_or_else(|| DomainError::InvalidInput(format!("order {} missing", payment.order_id)))?;
+    Ok(CancelOutcome {
+        payment,
+        order_status: order.status,
+        already_cancelled: true,
+        released: ReleaseSummary::default(),
+        stripe_warning: None,
+    })
+}
+
+/// The local half of every cancellation. `session` is what Stripe said (if
+/// anything); `stripe_warning` set means Stripe still has to be told.
+pub async fn release(
+    conn: &mut AsyncPgConnection,
+    payment_id: PaymentId,
+    actor: &Actor,
+    session: Option<&CheckoutSession>,
+    stripe_warning: Option<String>,
+) -> Result<CancelOutcome, DomainError> {
+    let expire_pending = stripe_warning.is_some();
+    conn.transaction(async |conn| {
+        let payment = Payment::lock(conn, payment_id)
+            .await?
+            .ok_or(DomainError::PaymentNotFound(payment_id))?;
+        if let Some(session) = session {
+            Payment::store_mirror(conn, payment_id, &SessionMirror::from(session)).await?;
+        }
+        if payment.status == PaymentStatus::Cancelled {
+            let outcome = already_cancelled(conn, payment).await?;
+            return Ok(CancelOutcome { stripe_warning, ..outcome });
+        }
+        if !payment.status.is_open() {
+            return Err(DomainError::AlreadyPaid {
+                payment: payment.id,
+                status: payment.status,
+            });
+        }
+        let order = Order::lock(conn, payment.order_id).await?;
+        let detail = json!({
+            "stripe_session_id": payment.stripe_session_id,
+            "stripe_warning": stripe_warning,
+        });
+        move_payment(conn, &payment, PaymentStatus::Cancelled, actor, &detail).await?;
+        move_order(conn, &order, OrderStatus::Cancelled, actor, &detail).await?;
+        let released = release_reservations(conn, &order).await?;
+        if expire_pending {
+            Payment::set_expire_pending(conn, payment_id, true).await?;
+        }
+        let payment = Payment::find(conn, payment_id)
+            .await?
+            .ok_or(DomainError::PaymentNotFound(payment_id))?;
+        Ok(CancelOutcome {
+            payment,
+            order_status: OrderStatus::Cancelled,
+            already_cancelled: false,
+            released,
+            stripe_warning,
+        })
+    })
+    .await
+}

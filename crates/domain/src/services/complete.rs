@@ -1,0 +1,126 @@
+//! Completion (SPEC §5.5): a paid session makes payment and order
+//! COMPLETED; money that arrives for a payment already CANCELLED is
+//! refunded through Stripe and the payment recorded REFUNDED.
+
+use super::refund::record_refund;
+use super::transition::{move_order, move_payment};
+use crate::audit::Actor;
+use crate::error::DomainError;
+use crate::gateway::{CheckoutSession, StripeAction, StripeGateway, StripeIdempotencyKey};
+use crate::models::order::Order;
+use crate::models::payment::{Payment, SessionMirror};
+use crate::states::{OrderStatus, PaymentStatus};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompletionAction {
+    Completed,
+    /// Already COMPLETED or REFUNDED: nothing to do (duplicate event).
+    AlreadySettled,
+    /// The session is complete but not paid yet (delayed payment method).
+    AwaitingPayment,
+    /// Paid after we cancelled: refunded through Stripe.
+    RefundedLatePayment,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompletionOutcome {
+    pub payment: Payment,
+    pub action: CompletionAction,
+}
+
+async fn payment_for_session(
+    conn: &mut AsyncPgConnection,
+    session: &CheckoutSession,
+) -> Result<Payment, DomainError> {
+    if let Some(payment) = Payment::find_by_session(conn, &session.id).await? {
+        return Ok(payment);
+    }
+    // Checkout may not have stored the session id yet; the metadata knows.
+    match session.payment_id {
+        Some(id) => Payment::find(conn, id)
+            .await?
+            .ok_or_else(|| DomainError::UnknownSession(session.id.clone())),
+        None => Err(DomainError::UnknownSession(session.id.clone())),
+    }
+}
+
+pub async fn complete_payment(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    session: &CheckoutSession,
+    actor: &Actor,
+) -> Result<CompletionOutcome, DomainError> {
+    let payment_id = payment_for_session(conn, session).await?.id;
+    let paid = session.is_paid();
+    let outcome = conn
+        .transaction(async |conn| {
+            let payment = Payment::lock(conn, payment_id)
+                .await?
+                .ok_or(DomainError::PaymentNotFound(payment_id))?;
+            Payment::store_mirror(conn, payment_id, &SessionMirror::from(session)).await?;
+            let action = match payment.status {
+                _ if !paid => CompletionAction::AwaitingPayment,
+                PaymentStatus::Pending | PaymentStatus::Failed => {
+                    let detail = json!({ "stripe_session_id": session.id });
+                    move_payment(conn, &payment, PaymentStatus::Completed, actor, &detail).await?;
+                    let order = Order::lock(conn, payment.order_id).await?;
+                    move_order(conn, &order, OrderStatus::Completed, actor, &detail).await?;
+                    CompletionAction::Completed
+                }
+                PaymentStatus::Completed | PaymentStatus::Refunded => {
+                    CompletionAction::AlreadySettled
+                }
+                PaymentStatus::Cancelled => CompletionAction::RefundedLatePayment,
+            };
+            Ok::<_, DomainError>(action)
+        })
+        .await?;
+    if outcome == CompletionAction::RefundedLatePayment {
+        return refund_late_payment(conn, gateway, session, payment_id, actor).await;
+    }
+    let payment = Payment::find(conn, payment_id)
+        .await?
+        .ok_or(DomainError::PaymentNotFound(payment_id))?;
+    Ok(CompletionOutcome {
+        payment,
+        action: outcome,
+    })
+}
+
+async fn refund_late_payment(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    session: &CheckoutSession,
+    payment_id: crate::values::ids::PaymentId,
+    actor: &Actor,
+) -> Result<CompletionOutcome, DomainError> {
+    let payment = Payment::find(conn, payment_id)
+        .await?
+        .ok_or(DomainError::PaymentNotFound(payment_id))?;
+    let intent = session
+        .payment_intent_id
+        .clone()
+        .or(payment.stripe_payment_intent_id.clone())
+        .ok_or_else(|| {
+            DomainError::InvalidInput(format!(
+                "payment {payment_id} was paid after cancellation but has no payment intent to refund"
+            ))
+        })?;
+    tracing::error!(target: "payments", payment_id = %payment_id, session_id = %session.id,
+        "payment arrived for a cancelled payment; refunding it through Stripe");
+    let key = StripeIdempotencyKey::for_action(payment_id, StripeAction::Refund);
+    let refund = gateway.create_refund(&intent, None, &key).await?;
+    let detail = json!({
+        "reason": "paid after cancellation",
+        "refund_id": refund.id,
+        "refund_status": refund.status,
+        "amount_minor": refund.amount_minor,
+    });
+    let payment = record_refund(conn, payment_id, actor, &detail).await?;
+    Ok(CompletionOutcome {
+        payment,
+        action: CompletionAction::RefundedLatePayment,
+    })
+}

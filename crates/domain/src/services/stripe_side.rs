@@ -1,0 +1,66 @@
+//! Closing a payment's Checkout Session in Stripe so the customer can no
+//! longer pay, and learning what Stripe knows when it refuses.
+
+use crate::gateway::{
+    CheckoutSession, GatewayError, StripeAction, StripeGateway, StripeIdempotencyKey,
+};
+use crate::models::payment::Payment;
+
+/// What Stripe says after we tried to close the session.
+#[derive(Debug)]
+pub(crate) enum StripeSide {
+    /// Nobody can pay any more (expired now, already expired, or no session).
+    Closed(Option<CheckoutSession>),
+    /// The customer paid before we could close it.
+    Paid(CheckoutSession),
+    /// Stripe could not be reached or refused; the session may still be open.
+    Unreachable(GatewayError),
+}
+
+pub(crate) async fn close_session(gateway: &dyn StripeGateway, payment: &Payment) -> StripeSide {
+    let Some(session_id) = payment.stripe_session_id.as_deref() else {
+        return StripeSide::Closed(None);
+    };
+    let key = StripeIdempotencyKey::for_action(payment.id, StripeAction::ExpireSession);
+    let session = match gateway.expire_checkout_session(session_id, &key).await {
+        Ok(session) => session,
+        Err(GatewayError::SessionNotOpen(_)) => {
+            match gateway.retrieve_checkout_session(session_id).await {
+                Ok(session) => session,
+                Err(e) => return StripeSide::Unreachable(e),
+            }
+        }
+        Err(GatewayError::NotFound(_)) => return StripeSide::Closed(None),
+        Err(e) => return StripeSide::Unreachable(e),
+    };
+    if session.is_paid() {
+        return StripeSide::Paid(session);
+    }
+    cancel_intent_if_cancelable(gateway, payment, &session).await;
+    StripeSide::Closed(Some(session))
+}
+
+/// An authorised-but-uncaptured intent would hold the customer's money;
+/// Stripe only lets it be cancelled in `requires_capture`.
+async fn cancel_intent_if_cancelable(
+    gateway: &dyn StripeGateway,
+    payment: &Payment,
+    session: &CheckoutSession,
+) {
+    let Some(intent_id) = session.payment_intent_id.as_deref() else {
+        return;
+    };
+    let key = StripeIdempotencyKey::for_action(payment.id, StripeAction::CancelPaymentIntent);
+    let result = match gateway.retrieve_payment_intent(intent_id).await {
+        Ok(intent) if intent.is_cancelable() => gateway
+            .cancel_payment_intent(intent_id, &key)
+            .await
+            .map(drop),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!(target: "payments", payment_id = %payment.id, error = %e,
+            "could not cancel the payment intent; the expired session keeps it from being paid");
+    }
+}

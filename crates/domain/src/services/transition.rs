@@ -1,0 +1,94 @@
+//! The only place statuses change: checks the state machine, stamps the
+//! timestamps and writes the audit row, inside the caller's transaction.
+
+use crate::audit::{self, Actor, Entity};
+use crate::error::DomainError;
+use crate::models::order::Order;
+use crate::models::payment::Payment;
+use crate::schema::{orders, payments};
+use crate::states::{OrderStatus, PaymentStatus};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use time::OffsetDateTime;
+
+pub(crate) async fn move_payment(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+    to: PaymentStatus,
+    actor: &Actor,
+    detail: &serde_json::Value,
+) -> Result<(), DomainError> {
+    if !payment.status.can_transition_to(to) {
+        return Err(DomainError::InvalidTransition {
+            payment: payment.id,
+            from: payment.status,
+            to,
+        });
+    }
+    let now = OffsetDateTime::now_utc();
+    let stamp = |status: PaymentStatus, current: Option<OffsetDateTime>| {
+        if to == status { Some(now) } else { current }
+    };
+    diesel::update(payments::table.find(payment.id))
+        .set((
+            payments::status.eq(to),
+            payments::updated_at.eq(now),
+            payments::completed_at.eq(stamp(PaymentStatus::Completed, payment.completed_at)),
+            payments::cancelled_at.eq(stamp(PaymentStatus::Cancelled, payment.cancelled_at)),
+            payments::refunded_at.eq(stamp(PaymentStatus::Refunded, payment.refunded_at)),
+        ))
+        .execute(conn)
+        .await?;
+    audit::record(
+        conn,
+        Entity::Payment(payment.id.0),
+        payment.status.as_str(),
+        to.as_str(),
+        actor,
+        detail,
+    )
+    .await?;
+    tracing::info!(
+        target: "payments",
+        payment_id = %payment.id,
+        from = payment.status.as_str(),
+        to = to.as_str(),
+        source = actor.source.as_str(),
+        "payment transition"
+    );
+    Ok(())
+}
+
+/// Moves the order if it is not already there; an order that cannot make
+/// the move is an invariant break and aborts the transaction.
+pub(crate) async fn move_order(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+    to: OrderStatus,
+    actor: &Actor,
+    detail: &serde_json::Value,
+) -> Result<(), DomainError> {
+    if order.status == to {
+        return Ok(());
+    }
+    if !order.status.can_transition_to(to) {
+        return Err(DomainError::InvalidInput(format!(
+            "order {} cannot go from {} to {}",
+            order.id, order.status, to
+        )));
+    }
+    diesel::update(orders::table.find(order.id))
+        .set((orders::status.eq(to), orders::updated_at.eq(OffsetDateTime::now_utc())))
+        .execute(conn)
+        .await?;
+    audit::record(
+        conn,
+        Entity::Order(order.id.0),
+        order.status.as_str(),
+        to.as_str(),
+        actor,
+        detail,
+    )
+    .await?;
+    Ok(())
+}
