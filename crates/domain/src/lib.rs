@@ -15,8 +15,8 @@ pub mod models;
 pub mod schema;
 pub mod services;
 pub mod states;
-// TESTING
-// pub mod testing;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod values;
 
 pub use error::DomainError;

@@ -60,7 +60,10 @@ pub async fn put_in_cart(
         .values((carts::user_id.eq(user), carts::coupon_id.eq(Some(coupon))))
         .on_conflict(carts::user_id)
         .do_update()
-        .set((carts::coupon_id.eq(Some(coupon)), carts::updated_at.eq(diesel::dsl::now)))
+        .set((
+            carts::coupon_id.eq(Some(coupon)),
+            carts::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)
         .await
         .map(drop)
@@ -73,7 +76,10 @@ pub async fn clear_cart_coupons(conn: &mut AsyncPgConnection, user: UserId) -> Q
             .filter(carts::user_id.eq(user))
             .filter(carts::coupon_id.is_not_null()),
     )
-    .set((carts::coupon_id.eq(None::<CouponId>), carts::updated_at.eq(diesel::dsl::now)))
+    .set((
+        carts::coupon_id.eq(None::<CouponId>),
+        carts::updated_at.eq(diesel::dsl::now),
+    ))
     .execute(conn)
     .await
 }

@@ -69,7 +69,10 @@ impl Product {
 }
 
 impl Stock {
-    pub async fn find(conn: &mut AsyncPgConnection, product: ProductId) -> QueryResult<Option<Self>> {
+    pub async fn find(
+        conn: &mut AsyncPgConnection,
+        product: ProductId,
+    ) -> QueryResult<Option<Self>> {
         inventory_stock::table
             .find(product)
             .select(Self::as_select())

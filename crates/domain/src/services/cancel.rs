@@ -104,7 +104,10 @@ pub async fn release(
         }
         if payment.status == PaymentStatus::Cancelled {
             let outcome = already_cancelled(conn, payment).await?;
-            return Ok(CancelOutcome { stripe_warning, ..outcome });
+            return Ok(CancelOutcome {
+                stripe_warning,
+                ..outcome
+            });
         }
         if !payment.status.is_open() {
             return Err(DomainError::AlreadyPaid {

@@ -108,7 +108,9 @@ async fn reserve(
                 ));
             }
             if !Stock::reserve(conn, product_id, quantity).await? {
-                let available = Stock::find(conn, product_id).await?.map_or(0, |s| s.available());
+                let available = Stock::find(conn, product_id)
+                    .await?
+                    .map_or(0, |s| s.available());
                 return Err(DomainError::InsufficientStock {
                     product: product_id,
                     requested: quantity,
@@ -244,7 +246,10 @@ mod tests {
     #[test]
     fn repeated_products_are_merged() {
         let merged = parse_items(&[item(2, 1), item(1, 3), item(2, 4)]).unwrap();
-        assert_eq!(merged.into_iter().collect::<Vec<_>>(), [(ProductId(1), 3), (ProductId(2), 5)]);
+        assert_eq!(
+            merged.into_iter().collect::<Vec<_>>(),
+            [(ProductId(1), 3), (ProductId(2), 5)]
+        );
     }
 
     #[test]

@@ -45,5 +45,7 @@ pub async fn handle_session_expired(
         return Ok(ExpiryOutcome::Cancelled(Box::new(outcome)));
     }
     Payment::store_mirror(conn, payment.id, &SessionMirror::from(&session)).await?;
-    Ok(ExpiryOutcome::NotExpiredInStripe(session.status.as_str().to_owned()))
+    Ok(ExpiryOutcome::NotExpiredInStripe(
+        session.status.as_str().to_owned(),
+    ))
 }

@@ -26,7 +26,8 @@ pub async fn record_payment_failed(
             .await?
             .ok_or(DomainError::PaymentNotFound(payment_id))?;
         if payment.status == PaymentStatus::Pending {
-            let detail = json!({ "error_message": error_message, "payment_intent_id": payment_intent_id });
+            let detail =
+                json!({ "error_message": error_message, "payment_intent_id": payment_intent_id });
             move_payment(conn, &payment, PaymentStatus::Failed, actor, &detail).await?;
         }
         if payment.status.is_open() {

@@ -43,7 +43,14 @@ pub(crate) async fn release_reservations(
 ) -> Result<ReleaseSummary, DomainError> {
     let mut summary = ReleaseSummary::default();
     for item in order.items(conn).await? {
-        if claim(conn, order, format!("stock:{}", item.product_id), item.quantity).await? {
+        if claim(
+            conn,
+            order,
+            format!("stock:{}", item.product_id),
+            item.quantity,
+        )
+        .await?
+        {
             Stock::release(conn, item.product_id, item.quantity).await?;
             summary.stock.push((item.product_id.0, item.quantity));
         }

@@ -78,7 +78,10 @@ pub(crate) async fn move_order(
         )));
     }
     diesel::update(orders::table.find(order.id))
-        .set((orders::status.eq(to), orders::updated_at.eq(OffsetDateTime::now_utc())))
+        .set((
+            orders::status.eq(to),
+            orders::updated_at.eq(OffsetDateTime::now_utc()),
+        ))
         .execute(conn)
         .await?;
     audit::record(

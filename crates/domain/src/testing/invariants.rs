@@ -1,0 +1,127 @@
+//! The invariants of SPEC §4, checked over the whole database with SQL.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+#[derive(Debug, QueryableByName)]
+struct Violation {
+    #[diesel(sql_type = Text)]
+    description: String,
+}
+
+#[derive(Debug, QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct InvariantReport {
+    pub violations: Vec<String>,
+}
+
+impl InvariantReport {
+    pub fn assert_ok(&self) {
+        assert!(
+            self.violations.is_empty(),
+            "invariants broken:\n{}",
+            self.violations.join("\n")
+        );
+    }
+}
+
+/// Conservation: units_sold = units of order lines not yet released.
+const CONSERVATION: &str = "
+SELECT format('product %s: units_sold=%s but unreleased reservations=%s',
+              s.product_id, s.units_sold, COALESCE(r.held, 0)) AS description
+FROM inventory_stock s
+LEFT JOIN (
+    SELECT oi.product_id, SUM(oi.quantity) AS held
+    FROM order_items oi
+    WHERE NOT EXISTS (SELECT 1 FROM reservation_releases rr
+                      WHERE rr.order_id = oi.order_id
+                        AND rr.resource = 'stock:' || oi.product_id)
+    GROUP BY oi.product_id
+) r ON r.product_id = s.product_id
+WHERE s.units_sold <> COALESCE(r.held, 0) OR s.units_sold < 0 OR s.units_sold > s.units";
+
+/// Coupons: times_used = orders using it that have not released it.
+const COUPONS: &str = "
+SELECT format('coupon %s: times_used=%s but unreleased redemptions=%s',
+              c.id, c.times_used, COALESCE(r.held, 0)) AS description
+FROM coupons c
+LEFT JOIN (
+    SELECT o.coupon_id, COUNT(*) AS held FROM orders o
+    WHERE o.coupon_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM reservation_releases rr
+                      WHERE rr.order_id = o.id AND rr.resource = 'coupon:' || o.coupon_id)
+    GROUP BY o.coupon_id
+) r ON r.coupon_id = c.id
+WHERE c.times_used <> COALESCE(r.held, 0)";
+
+/// Released orders are exactly the cancelled ones, and only whole.
+const RELEASES_MATCH_STATUS: &str = "
+SELECT format('order %s is %s but released=%s', o.id, o.status,
+              EXISTS (SELECT 1 FROM reservation_releases rr WHERE rr.order_id = o.id)) AS description
+FROM orders o
+WHERE (o.status = 'CANCELLED') <> EXISTS (SELECT 1 FROM reservation_releases rr WHERE rr.order_id = o.id)";
+
+/// Every payment/order that left its initial status has audit rows whose
+/// chain ends in its current status.
+const AUDITED: &str = "
+SELECT format('payment %s is %s but its last audited status is %s', p.id, p.status,
+              COALESCE(a.to_status, 'none')) AS description
+FROM payments p
+LEFT JOIN LATERAL (SELECT to_status FROM audit_log
+                   WHERE entity = 'payment' AND entity_id = p.id
+                   ORDER BY id DESC LIMIT 1) a ON TRUE
+WHERE COALESCE(a.to_status, 'PENDING') <> p.status
+UNION ALL
+SELECT format('order %s is %s but its last audited status is %s', o.id, o.status,
+              COALESCE(a.to_status, 'none'))
+FROM orders o
+LEFT JOIN LATERAL (SELECT to_status FROM audit_log
+                   WHERE entity = 'order' AND entity_id = o.id
+                   ORDER BY id DESC LIMIT 1) a ON TRUE
+WHERE COALESCE(a.to_status, 'PENDING') <> o.status";
+
+/// Paid is never lost: a payment completed in Stripe is never left CANCELLED.
+const PAID_NOT_CANCELLED: &str = "
+SELECT format('payment %s is CANCELLED although Stripe reported it paid', p.id) AS description
+FROM payments p
+WHERE p.status = 'CANCELLED' AND p.stripe_session_status = 'complete'
+  AND p.stripe_payment_status = 'paid'";
+
+pub async fn check_invariants(conn: &mut AsyncPgConnection) -> InvariantReport {
+    let mut report = InvariantReport::default();
+    for query in [
+        CONSERVATION,
+        COUPONS,
+        RELEASES_MATCH_STATUS,
+        AUDITED,
+        PAID_NOT_CANCELLED,
+    ] {
+        let rows: Vec<Violation> = diesel::sql_query(query)
+            .load(conn)
+            .await
+            .expect("invariant query");
+        report
+            .violations
+            .extend(rows.into_iter().map(|v| v.description));
+    }
+    let duplicates: Vec<Count> = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM (SELECT entity_id FROM audit_log \
+         WHERE entity = 'payment' AND to_status = 'CANCELLED' \
+         GROUP BY entity_id HAVING COUNT(*) > 1) d",
+    )
+    .load(conn)
+    .await
+    .expect("duplicate cancellation query");
+    if let Some(c) = duplicates.iter().find(|c| c.n > 0) {
+        report
+            .violations
+            .push(format!("{} payments were cancelled more than once", c.n));
+    }
+    report
+}

@@ -1,0 +1,9 @@
+//! The domain services against a real PostgreSQL, one database per test.
+
+mod atomicity;
+mod cancel;
+mod checkout;
+mod completion;
+mod database_rules;
+mod helpers;
+mod races;
