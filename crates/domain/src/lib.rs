@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod i18n;
+pub mod jobs;
 pub mod models;
 pub mod schema;
 pub mod services;

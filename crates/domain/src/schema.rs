@@ -180,6 +180,60 @@ diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(reservation_releases -> orders (order_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 
+
+diesel::table! {
+    task_records (id) {
+        id -> Text,
+        job_name -> Text,
+        requested_by -> Nullable<Int8>,
+        payment_id -> Nullable<Uuid>,
+        status -> Text,
+        attempts -> Int4,
+        result -> Nullable<Jsonb>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sweep_runs (id) {
+        id -> Uuid,
+        trigger -> Text,
+        task_id -> Nullable<Text>,
+        force -> Bool,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        outcome -> Text,
+        found -> Int4,
+        cancelled -> Int4,
+        completed -> Int4,
+        still_open -> Int4,
+        expired_in_stripe -> Int4,
+        expiries_retried -> Int4,
+        events_processed -> Int4,
+        errors -> Int4,
+        error -> Nullable<Text>,
+        next_run_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sweep_outcomes (id) {
+        id -> Int8,
+        run_id -> Uuid,
+        payment_id -> Nullable<Uuid>,
+        event_id -> Nullable<Text>,
+        action -> Text,
+        detail -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(sweep_outcomes -> sweep_runs (run_id));
+diesel::joinable!(task_records -> users (requested_by));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -195,4 +249,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     reservation_releases,
     idempotency_keys,
+    task_records,
+    sweep_runs,
+    sweep_outcomes,
 );

@@ -4,4 +4,7 @@ pub mod coupon;
 pub mod order;
 pub mod payment;
 pub mod product;
+pub mod stripe_event;
+pub mod sweep_run;
+pub mod task;
 pub mod user;

@@ -175,4 +175,32 @@ impl Payment {
             .load(conn)
             .await
     }
+
+    /// Open payments created before `created_before` whatever their
+    /// expiry (`--force`: sessions older than the TTL).
+    pub async fn open_created_before(
+        conn: &mut AsyncPgConnection,
+        created_before: OffsetDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        payments::table
+            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed]))
+            .filter(payments::created_at.lt(created_before))
+            .order(payments::created_at.asc())
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Cancelled payments whose session Stripe has not been told to expire.
+    pub async fn expire_pending(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Self>> {
+        payments::table
+            .filter(payments::stripe_expire_pending.eq(true))
+            .order(payments::updated_at.asc())
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)
+            .await
+    }
 }

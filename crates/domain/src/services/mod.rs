@@ -3,9 +3,11 @@
 pub mod cancel;
 pub mod checkout;
 pub mod complete;
+pub mod events;
 pub mod expire;
 pub mod fail;
 pub mod refund;
+pub mod sweep;
 mod release;
 mod stripe_side;
 mod transition;
@@ -15,4 +17,6 @@ pub use checkout::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
 pub use complete::{CompletionOutcome, complete_payment};
 pub use expire::{ExpiryOutcome, handle_session_expired};
 pub use fail::record_payment_failed;
+pub use events::{EventOutcome, EventParser, process_event, process_stored_event};
 pub use refund::record_refund;
+pub use sweep::{SweepOptions, SweepReport, run_sweep};

@@ -1,0 +1,148 @@
+//! Task status records: what `task_status` reports, kept in PostgreSQL so
+//! they outlive Redis restarts and expire on our schedule, not apalis's.
+
+use crate::schema::task_records;
+use crate::values::ids::{PaymentId, UserId};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// Celery's state names, which the frontend already understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    Pending,
+    Started,
+    Retry,
+    Success,
+    Failure,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "PENDING",
+            TaskState::Started => "STARTED",
+            TaskState::Retry => "RETRY",
+            TaskState::Success => "SUCCESS",
+            TaskState::Failure => "FAILURE",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "PENDING" => TaskState::Pending,
+            "STARTED" => TaskState::Started,
+            "RETRY" => TaskState::Retry,
+            "SUCCESS" => TaskState::Success,
+            "FAILURE" => TaskState::Failure,
+            _ => return None,
+        })
+    }
+
+    /// The task will not change any more.
+    pub fn is_ready(self) -> bool {
+        matches!(self, TaskState::Success | TaskState::Failure)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = task_records, check_for_backend(diesel::pg::Pg))]
+pub struct TaskRecord {
+    pub id: String,
+    pub job_name: String,
+    pub requested_by: Option<UserId>,
+    pub payment_id: Option<PaymentId>,
+    pub status: String,
+    pub attempts: i32,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+impl TaskRecord {
+    pub fn state(&self) -> TaskState {
+        TaskState::parse(&self.status).unwrap_or(TaskState::Pending)
+    }
+
+    /// Records a task about to be enqueued (PENDING).
+    pub async fn create(
+        conn: &mut AsyncPgConnection,
+        id: &str,
+        job_name: &str,
+        requested_by: Option<UserId>,
+        payment_id: Option<PaymentId>,
+    ) -> QueryResult<Self> {
+        diesel::insert_into(task_records::table)
+            .values((
+                task_records::id.eq(id),
+                task_records::job_name.eq(job_name),
+                task_records::requested_by.eq(requested_by),
+                task_records::payment_id.eq(payment_id),
+            ))
+            .on_conflict(task_records::id)
+            .do_nothing()
+            .execute(conn)
+            .await?;
+        Self::find(conn, id)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)
+    }
+
+    pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<Self>> {
+        task_records::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Moves the task to `state`; `attempt` is the 1-based attempt number.
+    /// A finished task is never moved back (a duplicate delivery of a job
+    /// that already succeeded must not show it running again).
+    pub async fn transition(
+        conn: &mut AsyncPgConnection,
+        id: &str,
+        state: TaskState,
+        attempt: i32,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+    ) -> QueryResult<()> {
+        let now = OffsetDateTime::now_utc();
+        let finished_at = state.is_ready().then_some(now);
+        diesel::update(
+            task_records::table
+                .find(id)
+                .filter(task_records::status.ne_all(["SUCCESS", "FAILURE"])),
+        )
+        .set((
+            task_records::status.eq(state.as_str()),
+            task_records::attempts.eq(attempt),
+            task_records::result.eq(result),
+            task_records::error.eq(error),
+            task_records::updated_at.eq(now),
+            task_records::finished_at.eq(finished_at),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+
+    /// Forgets finished tasks older than `before` (kept ≥ 24 h by callers).
+    pub async fn delete_finished_before(
+        conn: &mut AsyncPgConnection,
+        before: OffsetDateTime,
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            task_records::table
+                .filter(task_records::finished_at.lt(before))
+                .filter(task_records::status.eq_any(["SUCCESS", "FAILURE"])),
+        )
+        .execute(conn)
+        .await
+    }
+}

@@ -1,0 +1,192 @@
+//! Processing Stripe webhook events (SPEC §5.5): each stored event goes to
+//! the service its type calls for. Handlers check current state, so events
+//! may arrive duplicated and in any order.
+
+use super::complete::{CompletionAction, complete_payment};
+use super::expire::{ExpiryOutcome, handle_session_expired};
+use super::fail::record_payment_failed;
+use super::refund::record_refund;
+use crate::audit::{Actor, AuditSource};
+use crate::error::DomainError;
+use crate::events::{StripeEvent, StripeEventKind};
+use crate::gateway::{CheckoutSession, StripeGateway};
+use crate::models::payment::Payment;
+use crate::models::stripe_event::StoredEvent;
+use crate::states::PaymentStatus;
+use crate::values::ids::PaymentId;
+use diesel_async::AsyncPgConnection;
+use serde::Serialize;
+use serde_json::json;
+
+/// Turns a raw event payload into a typed event (implemented by
+/// `stripe-client`; verification happened when the event was received).
+pub trait EventParser: Send + Sync {
+    fn parse(&self, payload: &[u8]) -> Result<StripeEvent, String>;
+}
+
+/// What processing an event did, for the task result and the logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventOutcome {
+    pub event_id: String,
+    pub event_type: String,
+    pub payment_id: Option<PaymentId>,
+    /// e.g. `completed`, `cancelled`, `failed`, `refunded`, `ignored`,
+    /// `already_processed`, `nothing_to_do`.
+    pub action: String,
+    pub payment_status: Option<PaymentStatus>,
+}
+
+fn outcome(event: &StripeEvent, payment: Option<&Payment>, action: &str) -> EventOutcome {
+    EventOutcome {
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        payment_id: payment.map(|p| p.id),
+        action: action.to_owned(),
+        payment_status: payment.map(|p| p.status),
+    }
+}
+
+async fn payment_for_session(
+    conn: &mut AsyncPgConnection,
+    session: &CheckoutSession,
+) -> Result<Payment, DomainError> {
+    if let Some(p) = Payment::find_by_session(conn, &session.id).await? {
+        return Ok(p);
+    }
+    match session.payment_id {
+        Some(id) => Payment::find(conn, id).await?,
+        None => None,
+    }
+    .ok_or_else(|| DomainError::UnknownSession(session.id.clone()))
+}
+
+async fn payment_for_intent(
+    conn: &mut AsyncPgConnection,
+    payment_id: Option<PaymentId>,
+    intent: &str,
+) -> Result<Payment, DomainError> {
+    if let Some(id) = payment_id
+        && let Some(p) = Payment::find(conn, id).await?
+    {
+        return Ok(p);
+    }
+    Payment::find_by_payment_intent(conn, intent)
+        .await?
+        .ok_or_else(|| DomainError::UnknownSession(format!("payment intent {intent}")))
+}
+
+/// Applies one event. Unknown sessions are an error the caller retries
+/// later (the checkout may not have stored its session id yet).
+pub async fn process_event(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    event: &StripeEvent,
+) -> Result<EventOutcome, DomainError> {
+    let actor = Actor::new(AuditSource::Webhook, event.id.clone());
+    match &event.kind {
+        StripeEventKind::SessionCompleted(session)
+        | StripeEventKind::SessionAsyncPaymentSucceeded(session) => {
+            let done = complete_payment(conn, gateway, session, &actor).await?;
+            let action = match done.action {
+                CompletionAction::Completed => "completed",
+                CompletionAction::AlreadySettled => "nothing_to_do",
+                CompletionAction::AwaitingPayment => "awaiting_payment",
+                CompletionAction::RefundedLatePayment => "refunded_late_payment",
+            };
+            Ok(outcome(event, Some(&done.payment), action))
+        }
+        StripeEventKind::SessionAsyncPaymentFailed(session) => {
+            let payment = payment_for_session(conn, session).await?;
+            let reason = Some("The delayed payment failed.");
+            let payment =
+                record_payment_failed(conn, payment.id, session.payment_intent_id.as_deref(), reason, &actor)
+                    .await?;
+            Ok(outcome(event, Some(&payment), "failed"))
+        }
+        StripeEventKind::SessionExpired(session) => {
+            let result = handle_session_expired(conn, gateway, &session.id, &actor).await?;
+            let action = match result {
+                ExpiryOutcome::Cancelled(_) => "cancelled",
+                ExpiryOutcome::Completed(_) => "completed",
+                ExpiryOutcome::AlreadySettled(_) => "nothing_to_do",
+                ExpiryOutcome::NotExpiredInStripe(_) => "not_expired_in_stripe",
+            };
+            let payment = Payment::find_by_session(conn, &session.id).await?;
+            Ok(outcome(event, payment.as_ref(), action))
+        }
+        StripeEventKind::PaymentIntentFailed {
+            payment_intent_id,
+            payment_id,
+            error_message,
+        } => {
+            let payment = payment_for_intent(conn, *payment_id, payment_intent_id).await?;
+            let payment = record_payment_failed(
+                conn,
+                payment.id,
+                Some(payment_intent_id),
+                error_message.as_deref(),
+                &actor,
+            )
+            .await?;
+            Ok(outcome(event, Some(&payment), "failed"))
+        }
+        StripeEventKind::ChargeRefunded {
+            payment_intent_id: Some(intent),
+            amount_refunded_minor,
+        } if *amount_refunded_minor > 0 => {
+            let payment = payment_for_intent(conn, None, intent).await?;
+            if !matches!(payment.status, PaymentStatus::Completed | PaymentStatus::Cancelled) {
+                return Ok(outcome(event, Some(&payment), "nothing_to_do"));
+            }
+            let detail = json!({ "event_id": event.id, "amount_refunded_minor": amount_refunded_minor });
+            let payment = record_refund(conn, payment.id, &actor, &detail).await?;
+            Ok(outcome(event, Some(&payment), "refunded"))
+        }
+        StripeEventKind::PaymentIntentCanceled { .. }
+        | StripeEventKind::ChargeRefunded { .. }
+        | StripeEventKind::Ignored => Ok(outcome(event, None, "ignored")),
+    }
+}
+
+/// Processes a stored event by id (the webhook jobs and the sweep call
+/// this). An event already processed is not processed again; a failure is
+/// counted on the event and returned so the caller can retry.
+pub async fn process_stored_event(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    parser: &dyn EventParser,
+    event_id: &str,
+) -> Result<EventOutcome, DomainError> {
+    let stored = StoredEvent::find(conn, event_id)
+        .await?
+        .ok_or_else(|| DomainError::InvalidInput(format!("no stored Stripe event {event_id}")))?;
+    if stored.processed_at.is_some() {
+        return Ok(EventOutcome {
+            event_id: stored.id,
+            event_type: stored.event_type,
+            payment_id: None,
+            action: "already_processed".into(),
+            payment_status: None,
+        });
+    }
+    let raw = serde_json::to_vec(&stored.payload).map_err(|e| DomainError::InvalidInput(e.to_string()))?;
+    let event = match parser.parse(&raw) {
+        Ok(event) => event,
+        Err(e) => {
+            // An authentic event we cannot read will not improve with
+            // retries: record why and stop.
+            StoredEvent::mark_processed(conn, event_id, Some(&e)).await?;
+            return Err(DomainError::InvalidInput(format!("unreadable Stripe event {event_id}: {e}")));
+        }
+    };
+    match process_event(conn, gateway, &event).await {
+        Ok(result) => {
+            StoredEvent::mark_processed(conn, event_id, None).await?;
+            Ok(result)
+        }
+        Err(e) => {
+            StoredEvent::mark_failed_attempt(conn, event_id, &e.to_string()).await?;
+            Err(e)
+        }
+    }
+}
