@@ -1,0 +1,166 @@
+//! Stripe-shaped error responses: `{"error":{"type","code","message","param"}}`
+//! with Stripe's status codes.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub type_: &'static str,
+    pub code: Option<&'static str>,
+    pub message: String,
+    pub param: Option<String>,
+}
+
+impl ApiError {
+    fn new(
+        status: u16,
+        type_: &'static str,
+        code: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            type_,
+            code,
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn missing(param: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            Some("parameter_missing"),
+            format!("Missing required param: {param}."),
+        )
+        .with_param(param)
+    }
+
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            400,
+            "invalid_request_error",
+            Some("parameter_invalid"),
+            message,
+        )
+        .with_param(param)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request_error", None, message)
+    }
+
+    pub fn unexpected_state(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request_error", Some(code), message)
+    }
+
+    pub fn not_found(kind: &str, id: &str, param: &str) -> Self {
+        Self::new(
+            404,
+            "invalid_request_error",
+            Some("resource_missing"),
+            format!("No such {kind}: '{id}'"),
+        )
+        .with_param(param)
+    }
+
+    pub fn no_route(method: &str, path: &str) -> Self {
+        Self::new(
+            404,
+            "invalid_request_error",
+            None,
+            format!("Unrecognized request URL ({method}: {path})."),
+        )
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, "invalid_request_error", None, message)
+    }
+
+    pub fn idempotency_mismatch(key: &str) -> Self {
+        Self::new(
+            400,
+            "idempotency_error",
+            None,
+            format!(
+                "Keys for idempotent requests can only be used with the same parameters they were first used with. \
+                 Try using a key other than '{key}' if you meant to execute a different request."
+            ),
+        )
+    }
+
+    pub fn server_error(status: u16) -> Self {
+        Self::new(
+            status,
+            "api_error",
+            None,
+            "An unknown error occurred (injected by the emulator).",
+        )
+    }
+
+    pub fn rate_limited() -> Self {
+        Self::new(
+            429,
+            "invalid_request_error",
+            Some("rate_limit"),
+            "Too many requests hit the API too quickly (injected by the emulator).",
+        )
+    }
+
+    pub fn body(&self) -> Value {
+        let mut error = json!({"type": self.type_, "message": self.message});
+        if let Some(code) = self.code {
+            error["code"] = json!(code);
+            error["doc_url"] = json!(format!(
+                "https://stripe.com/docs/error-codes/{}",
+                code.replace('_', "-")
+            ));
+        }
+        if let Some(param) = &self.param {
+            error["param"] = json!(param);
+        }
+        json!({ "error": error })
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.type_, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        ApiError::status_code(self)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(ApiError::status_code(self)).json(self.body())
+    }
+}
+
+/// Errors of the emulator as a program (start-up, configuration).
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
