@@ -17,13 +17,26 @@ pub const SWEEP_QUEUE: &str = "payments:sweep";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum PaymentJob {
-    ManualPaymentCancellation { payment_id: PaymentId, actor: Actor },
-    CheckoutSessionExpired { event_id: String },
-    CheckoutSessionCompleted { event_id: String },
-    PaymentFailed { event_id: String },
-    ChargeRefunded { event_id: String },
+    ManualPaymentCancellation {
+        payment_id: PaymentId,
+        actor: Actor,
+    },
+    CheckoutSessionExpired {
+        event_id: String,
+    },
+    CheckoutSessionCompleted {
+        event_id: String,
+    },
+    PaymentFailed {
+        event_id: String,
+    },
+    ChargeRefunded {
+        event_id: String,
+    },
     /// Any other stored event (acknowledged; processed for the record).
-    StripeEvent { event_id: String },
+    StripeEvent {
+        event_id: String,
+    },
 }
 
 impl PaymentJob {
@@ -115,8 +128,14 @@ mod tests {
     fn each_event_type_gets_its_job() {
         let job = |t: &str| PaymentJob::for_event(t, "evt_1".into()).name();
         assert_eq!(job("checkout.session.expired"), "checkout_session_expired");
-        assert_eq!(job("checkout.session.completed"), "checkout_session_completed");
-        assert_eq!(job("checkout.session.async_payment_succeeded"), "checkout_session_completed");
+        assert_eq!(
+            job("checkout.session.completed"),
+            "checkout_session_completed"
+        );
+        assert_eq!(
+            job("checkout.session.async_payment_succeeded"),
+            "checkout_session_completed"
+        );
         assert_eq!(job("payment_intent.payment_failed"), "payment_failed");
         assert_eq!(job("charge.refunded"), "charge_refunded");
         assert_eq!(job("customer.created"), "stripe_event");

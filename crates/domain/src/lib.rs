@@ -6,6 +6,7 @@
 //! depends on no web framework, queue runtime or Stripe crate.
 
 pub mod audit;
+pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;

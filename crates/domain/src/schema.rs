@@ -180,7 +180,6 @@ diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(reservation_releases -> orders (order_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 
-
 diesel::table! {
     task_records (id) {
         id -> Text,

@@ -34,7 +34,8 @@ pub struct JobQueue {
 /// default 500 ms response timeout is fatal to apalis workers under load,
 /// and an unbounded one would hang requests while Redis is down.
 pub async fn connect_redis(redis_url: &str) -> Result<ConnectionManager, QueueError> {
-    let client = redis::Client::open(redis_url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+    let client =
+        redis::Client::open(redis_url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(5)))
@@ -59,7 +60,8 @@ impl JobQueue {
     pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
         Self {
-            payments: RedisStorage::new(conn.clone()).with_config(queue_config(&prefix, PAYMENTS_QUEUE)),
+            payments: RedisStorage::new(conn.clone())
+                .with_config(queue_config(&prefix, PAYMENTS_QUEUE)),
             sweep: RedisStorage::new(conn.clone()).with_config(queue_config(&prefix, SWEEP_QUEUE)),
             conn,
             prefix,
@@ -107,7 +109,9 @@ impl JobQueue {
     ) -> Result<String, QueueError> {
         let id = new_task_id();
         TaskRecord::create(db, &id, job.name(), requested_by, payment_id).await?;
-        let task = TaskBuilder::new(job).task_id(TaskId::from_string(id.clone())).build();
+        let task = TaskBuilder::new(job)
+            .task_id(TaskId::from_string(id.clone()))
+            .build();
         let pushed = self.payments.clone().push_task(task).await;
         settle_push(db, &id, pushed.map_err(|e| e.to_string())).await
     }

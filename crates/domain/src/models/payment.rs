@@ -194,7 +194,10 @@ impl Payment {
     }
 
     /// Cancelled payments whose session Stripe has not been told to expire.
-    pub async fn expire_pending(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Self>> {
+    pub async fn expire_pending(
+        conn: &mut AsyncPgConnection,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
         payments::table
             .filter(payments::stripe_expire_pending.eq(true))
             .order(payments::updated_at.asc())

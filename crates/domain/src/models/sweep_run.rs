@@ -120,7 +120,10 @@ impl SweepRun {
             .await
     }
 
-    pub async fn outcomes(conn: &mut AsyncPgConnection, run_id: Uuid) -> QueryResult<Vec<SweepOutcomeRow>> {
+    pub async fn outcomes(
+        conn: &mut AsyncPgConnection,
+        run_id: Uuid,
+    ) -> QueryResult<Vec<SweepOutcomeRow>> {
         sweep_outcomes::table
             .filter(sweep_outcomes::run_id.eq(run_id))
             .order(sweep_outcomes::id.asc())

@@ -98,9 +98,14 @@ pub async fn process_event(
         StripeEventKind::SessionAsyncPaymentFailed(session) => {
             let payment = payment_for_session(conn, session).await?;
             let reason = Some("The delayed payment failed.");
-            let payment =
-                record_payment_failed(conn, payment.id, session.payment_intent_id.as_deref(), reason, &actor)
-                    .await?;
+            let payment = record_payment_failed(
+                conn,
+                payment.id,
+                session.payment_intent_id.as_deref(),
+                reason,
+                &actor,
+            )
+            .await?;
             Ok(outcome(event, Some(&payment), "failed"))
         }
         StripeEventKind::SessionExpired(session) => {
@@ -135,10 +140,14 @@ pub async fn process_event(
             amount_refunded_minor,
         } if *amount_refunded_minor > 0 => {
             let payment = payment_for_intent(conn, None, intent).await?;
-            if !matches!(payment.status, PaymentStatus::Completed | PaymentStatus::Cancelled) {
+            if !matches!(
+                payment.status,
+                PaymentStatus::Completed | PaymentStatus::Cancelled
+            ) {
                 return Ok(outcome(event, Some(&payment), "nothing_to_do"));
             }
-            let detail = json!({ "event_id": event.id, "amount_refunded_minor": amount_refunded_minor });
+            let detail =
+                json!({ "event_id": event.id, "amount_refunded_minor": amount_refunded_minor });
             let payment = record_refund(conn, payment.id, &actor, &detail).await?;
             Ok(outcome(event, Some(&payment), "refunded"))
         }
@@ -169,14 +178,17 @@ pub async fn process_stored_event(
             payment_status: None,
         });
     }
-    let raw = serde_json::to_vec(&stored.payload).map_err(|e| DomainError::InvalidInput(e.to_string()))?;
+    let raw = serde_json::to_vec(&stored.payload)
+        .map_err(|e| DomainError::InvalidInput(e.to_string()))?;
     let event = match parser.parse(&raw) {
         Ok(event) => event,
         Err(e) => {
             // An authentic event we cannot read will not improve with
             // retries: record why and stop.
             StoredEvent::mark_processed(conn, event_id, Some(&e)).await?;
-            return Err(DomainError::InvalidInput(format!("unreadable Stripe event {event_id}: {e}")));
+            return Err(DomainError::InvalidInput(format!(
+                "unreadable Stripe event {event_id}: {e}"
+            )));
         }
     };
     match process_event(conn, gateway, &event).await {

@@ -7,16 +7,16 @@ pub mod events;
 pub mod expire;
 pub mod fail;
 pub mod refund;
-pub mod sweep;
 mod release;
 mod stripe_side;
+pub mod sweep;
 mod transition;
 
 pub use cancel::{CancelOutcome, cancel_payment};
 pub use checkout::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
 pub use complete::{CompletionOutcome, complete_payment};
+pub use events::{EventOutcome, EventParser, process_event, process_stored_event};
 pub use expire::{ExpiryOutcome, handle_session_expired};
 pub use fail::record_payment_failed;
-pub use events::{EventOutcome, EventParser, process_event, process_stored_event};
 pub use refund::record_refund;
 pub use sweep::{SweepOptions, SweepReport, run_sweep};

@@ -122,23 +122,37 @@ impl SweepReport {
 /// Progress for long runs: (done, total) over the expired candidates.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 
-fn action(payment: Option<Uuid>, name: &str, dry_run: bool, detail: serde_json::Value) -> SweepAction {
+fn action(
+    payment: Option<Uuid>,
+    name: &str,
+    dry_run: bool,
+    detail: serde_json::Value,
+) -> SweepAction {
     SweepAction {
         payment_id: payment,
         event_id: None,
-        action: if dry_run { format!("would_{name}") } else { name.to_owned() },
+        action: if dry_run {
+            format!("would_{name}")
+        } else {
+            name.to_owned()
+        },
         detail,
     }
 }
 
 /// Reads a session, waiting out Stripe's 429s a few times.
-async fn retrieve_session(gateway: &dyn StripeGateway, id: &str) -> Result<CheckoutSession, GatewayError> {
+async fn retrieve_session(
+    gateway: &dyn StripeGateway,
+    id: &str,
+) -> Result<CheckoutSession, GatewayError> {
     let mut waits = 0;
     loop {
         match gateway.retrieve_checkout_session(id).await {
             Err(GatewayError::RateLimited { retry_after }) if waits < 3 => {
                 waits += 1;
-                let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(30));
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(30));
                 tokio::time::sleep(wait).await;
             }
             other => return other,
@@ -167,7 +181,12 @@ async fn reconcile(
             if !dry_run {
                 release(conn, payment.id, actor, None, None).await?;
             }
-            return Ok(action(id, "cancelled", dry_run, json!({ "reason": "session unknown to Stripe" })));
+            return Ok(action(
+                id,
+                "cancelled",
+                dry_run,
+                json!({ "reason": "session unknown to Stripe" }),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -186,7 +205,9 @@ async fn reconcile(
             }
             Ok(action(id, "cancelled", dry_run, detail))
         }
-        SessionStatus::Open if dry_run => Ok(action(id, "expired_in_stripe_and_cancelled", true, detail)),
+        SessionStatus::Open if dry_run => {
+            Ok(action(id, "expired_in_stripe_and_cancelled", true, detail))
+        }
         SessionStatus::Open => match close_session(gateway, payment).await {
             StripeSide::Closed(closed) => {
                 release(conn, payment.id, actor, closed.as_ref(), None).await?;
@@ -217,7 +238,12 @@ async fn retry_stripe_expiry(
 ) -> Result<SweepAction, DomainError> {
     let id = Some(payment.id.0);
     if dry_run {
-        return Ok(action(id, "expiry_retried", true, json!({ "session_id": payment.stripe_session_id })));
+        return Ok(action(
+            id,
+            "expiry_retried",
+            true,
+            json!({ "session_id": payment.stripe_session_id }),
+        ));
     }
     match close_session(gateway, payment).await {
         StripeSide::Closed(session) => {
@@ -225,7 +251,12 @@ async fn retry_stripe_expiry(
                 Payment::store_mirror(conn, payment.id, &SessionMirror::from(session)).await?;
             }
             Payment::set_expire_pending(conn, payment.id, false).await?;
-            Ok(action(id, "expiry_retried", false, json!({ "session_id": payment.stripe_session_id })))
+            Ok(action(
+                id,
+                "expiry_retried",
+                false,
+                json!({ "session_id": payment.stripe_session_id }),
+            ))
         }
         StripeSide::Paid(session) => {
             let done = complete_payment(conn, gateway, &session, actor).await?;
@@ -250,7 +281,10 @@ fn error_action(payment: Option<Uuid>, event: Option<&str>, e: &DomainError) -> 
     }
 }
 
-async fn candidates(conn: &mut AsyncPgConnection, opts: &SweepOptions) -> Result<Vec<Payment>, DomainError> {
+async fn candidates(
+    conn: &mut AsyncPgConnection,
+    opts: &SweepOptions,
+) -> Result<Vec<Payment>, DomainError> {
     let now = OffsetDateTime::now_utc();
     let mut found: BTreeMap<Uuid, Payment> = Payment::open_and_expired(conn, now, opts.batch_limit)
         .await?
@@ -276,24 +310,49 @@ pub async fn run_sweep(
     progress: Option<Progress<'_>>,
 ) -> Result<SweepReport, DomainError> {
     let mut conn = pool.get().await?;
-    let mut report = SweepReport { dry_run: opts.dry_run, ..SweepReport::default() };
+    let mut report = SweepReport {
+        dry_run: opts.dry_run,
+        ..SweepReport::default()
+    };
     if !opts.dry_run {
         let run_id = Uuid::now_v7();
-        SweepRun::start(&mut conn, run_id, opts.trigger.as_str(), opts.task_id.as_deref(), opts.force).await?;
+        SweepRun::start(
+            &mut conn,
+            run_id,
+            opts.trigger.as_str(),
+            opts.task_id.as_deref(),
+            opts.force,
+        )
+        .await?;
         report.run_id = Some(run_id);
     }
     let actor = Actor::new(
         AuditSource::Sweep,
-        report.run_id.map_or_else(|| "dry-run".to_owned(), |id| format!("sweep:{id}")),
+        report
+            .run_id
+            .map_or_else(|| "dry-run".to_owned(), |id| format!("sweep:{id}")),
     );
-    let result = sweep_steps(pool, &mut conn, gateway, parser, opts, &actor, &mut report, progress).await;
+    let result = sweep_steps(
+        pool,
+        &mut conn,
+        gateway,
+        parser,
+        opts,
+        &actor,
+        &mut report,
+        progress,
+    )
+    .await;
     if let Some(run_id) = report.run_id {
         finish(&mut conn, run_id, &report, result.as_ref().err()).await?;
     }
     result.map(|()| report)
 }
 
-#[expect(clippy::too_many_arguments, reason = "one run's context, threaded through its steps")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one run's context, threaded through its steps"
+)]
 async fn sweep_steps(
     pool: &DbPool,
     conn: &mut AsyncPgConnection,
@@ -331,10 +390,16 @@ async fn sweep_steps(
         report_action(conn, report, item, opts.dry_run).await?;
     }
     let grace = time::Duration::try_from(opts.event_grace).unwrap_or(time::Duration::MINUTE);
-    for event in StoredEvent::unprocessed(conn, OffsetDateTime::now_utc() - grace, opts.batch_limit).await? {
+    for event in
+        StoredEvent::unprocessed(conn, OffsetDateTime::now_utc() - grace, opts.batch_limit).await?
+    {
         let item = if opts.dry_run {
-            SweepAction { payment_id: None, event_id: Some(event.id.clone()), action: "would_event_processed".into(),
-                          detail: json!({ "event_type": event.event_type }) }
+            SweepAction {
+                payment_id: None,
+                event_id: Some(event.id.clone()),
+                action: "would_event_processed".into(),
+                detail: json!({ "event_type": event.event_type }),
+            }
         } else {
             match process_stored_event(conn, gateway, parser, &event.id).await {
                 Ok(outcome) => SweepAction {
@@ -362,7 +427,15 @@ async fn report_action(
             detail = %item.detail, "sweep could not reconcile");
     }
     if let Some(run_id) = report.run_id.filter(|_| !dry_run) {
-        record_outcome(conn, run_id, item.payment_id, item.event_id.as_deref(), &item.action, &item.detail).await?;
+        record_outcome(
+            conn,
+            run_id,
+            item.payment_id,
+            item.event_id.as_deref(),
+            &item.action,
+            &item.detail,
+        )
+        .await?;
     }
     report.count(&item);
     report.actions.push(item);
@@ -375,7 +448,11 @@ async fn finish(
     report: &SweepReport,
     error: Option<&DomainError>,
 ) -> Result<(), DomainError> {
-    let outcome = if error.is_some() { "error" } else { report.outcome() };
+    let outcome = if error.is_some() {
+        "error"
+    } else {
+        report.outcome()
+    };
     diesel::update(sweep_runs::table.find(run_id))
         .set((
             sweep_runs::finished_at.eq(OffsetDateTime::now_utc()),

@@ -1,0 +1,3 @@
+//! Accounts: password hashing (Argon2id).
+
+pub mod password;
