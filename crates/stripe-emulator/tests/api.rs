@@ -1,0 +1,429 @@
+//! The `/v1` API over HTTP: auth, validation, idempotency, listing, expiry,
+//! faults.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::json;
+use stripe_emulator::EmulatorConfig;
+use support::*;
+
+#[tokio::test]
+async fn requests_without_a_valid_key_get_a_stripe_shaped_401() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+
+    let missing = api
+        .http
+        .get(format!("{}/v1/checkout/sessions", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 401);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not provide an API key")
+    );
+
+    let wrong = api
+        .http
+        .get(format!("{}/v1/checkout/sessions", api.base))
+        .bearer_auth("pk_test_publishable_key_1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid API Key provided: pk_test_****1234"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_api_key_is_the_only_one_accepted() {
+    let emulator = start(EmulatorConfig {
+        api_key: Some(KEY.into()),
+        ..EmulatorConfig::for_tests()
+    })
+    .await;
+    let api = Api::new(&emulator);
+    assert_eq!(api.get("/v1/checkout/sessions").await.status, 200);
+    let other = api
+        .http
+        .get(format!("{}/v1/checkout/sessions", api.base))
+        .bearer_auth("sk_test_other")
+        .send()
+        .await;
+    assert_eq!(other.unwrap().status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn creating_a_session_validates_its_parameters() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+
+    let no_lines = api
+        .post("/v1/checkout/sessions", "mode=payment", None)
+        .await;
+    assert_eq!(no_lines.status, 400);
+    assert_eq!(no_lines.body["error"]["code"], "parameter_missing");
+    assert_eq!(no_lines.body["error"]["param"], "line_items");
+
+    let too_late = api
+        .post(
+            "/v1/checkout/sessions",
+            &session_form(emulator.now() + 25 * 3600),
+            None,
+        )
+        .await;
+    assert_eq!(too_late.status, 400);
+    assert_eq!(too_late.body["error"]["param"], "expires_at");
+
+    let too_soon = api
+        .post(
+            "/v1/checkout/sessions",
+            &session_form(emulator.now() + 60),
+            None,
+        )
+        .await;
+    assert_eq!(too_soon.status, 400);
+
+    let created = api.create_session(&emulator).await;
+    assert_eq!(created["object"], "checkout.session");
+    assert_eq!(created["amount_total"], 2500);
+    assert_eq!(created["status"], "open");
+    assert_eq!(created["payment_intent"], json!(null));
+    assert_eq!(created["metadata"]["payment_id"], "pay_1");
+    let url = created["url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!(
+            "{}/pay/{}",
+            emulator.base_url(),
+            created["id"].as_str().unwrap()
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_replays_and_other_parameters_conflict() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let form = session_form(emulator.now() + 3600);
+
+    let first = api
+        .post("/v1/checkout/sessions", &form, Some("key-1"))
+        .await;
+    let second = api
+        .post("/v1/checkout/sessions", &form, Some("key-1"))
+        .await;
+    assert_eq!(first.status, 200);
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.headers["idempotent-replayed"], "true");
+
+    let other = api
+        .post(
+            "/v1/checkout/sessions",
+            &session_form(emulator.now() + 7200),
+            Some("key-1"),
+        )
+        .await;
+    assert_eq!(other.status, 400);
+    assert_eq!(other.body["error"]["type"], "idempotency_error");
+
+    let listed = api.get("/v1/checkout/sessions").await;
+    assert_eq!(
+        listed.body["data"].as_array().unwrap().len(),
+        1,
+        "one session for one key"
+    );
+    let keys = api.control(Method::GET, "/idempotency-keys", None).await;
+    let keys: Vec<&str> = keys
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec!["key-1", "key-1", "key-1"]);
+}
+
+#[tokio::test]
+async fn lists_are_newest_first_and_paginate_with_has_more() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            api.create_session(&emulator).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    api.post(
+        &format!("/v1/checkout/sessions/{}/expire", ids[0]),
+        "",
+        None,
+    )
+    .await;
+
+    let page = api.get("/v1/checkout/sessions?status=open&limit=2").await;
+    assert_eq!(page.body["object"], "list");
+    assert_eq!(page.body["has_more"], true);
+    let first: Vec<&str> = page.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, vec![ids[4].as_str(), ids[3].as_str()]);
+
+    let rest = api
+        .get(&format!(
+            "/v1/checkout/sessions?status=open&limit=2&starting_after={}",
+            ids[3]
+        ))
+        .await;
+    let second: Vec<&str> = rest.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(second, vec![ids[2].as_str(), ids[1].as_str()]);
+    assert_eq!(rest.body["has_more"], false);
+
+    let expired = api.get("/v1/checkout/sessions?status=expired").await;
+    assert_eq!(expired.body["data"][0]["id"], ids[0]);
+    let future = api
+        .get(&format!(
+            "/v1/checkout/sessions?created%5Bgt%5D={}",
+            emulator.now() + 10
+        ))
+        .await;
+    assert_eq!(future.body["data"], json!([]));
+    assert_eq!(api.get("/v1/checkout/sessions?limit=101").await.status, 400);
+}
+
+#[tokio::test]
+async fn retrieve_expands_the_payment_intent_on_request() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let id = api.create_session(&emulator).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.control(
+        Method::POST,
+        &format!("/sessions/{id}/pay"),
+        Some(json!({"outcome": "paid"})),
+    )
+    .await;
+
+    let plain = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert!(
+        plain.body["payment_intent"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
+    let expanded = api
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[0]=payment_intent"
+        ))
+        .await;
+    assert_eq!(expanded.body["payment_intent"]["object"], "payment_intent");
+    assert_eq!(expanded.body["payment_intent"]["status"], "succeeded");
+    assert_eq!(
+        expanded.body["payment_intent"]["metadata"]["payment_id"],
+        "pay_1"
+    );
+
+    let missing = api.get("/v1/checkout/sessions/cs_test_nope").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["error"]["code"], "resource_missing");
+}
+
+#[tokio::test]
+async fn expiring_a_session_that_is_not_open_is_refused_like_stripe() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let id = api.create_session(&emulator).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let expired = api
+        .post(
+            &format!("/v1/checkout/sessions/{id}/expire"),
+            "",
+            Some("exp-1"),
+        )
+        .await;
+    assert_eq!(expired.status, 200);
+    assert_eq!(expired.body["status"], "expired");
+    assert_eq!(expired.body["url"], json!(null));
+
+    let again = api
+        .post(
+            &format!("/v1/checkout/sessions/{id}/expire"),
+            "",
+            Some("exp-2"),
+        )
+        .await;
+    assert_eq!(again.status, 400);
+    assert_eq!(again.body["error"]["type"], "invalid_request_error");
+    assert_eq!(
+        again.body["error"]["message"],
+        "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of `expired`."
+    );
+}
+
+#[tokio::test]
+async fn injected_faults_answer_before_the_api() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    api.control(
+        Method::POST,
+        "/faults",
+        Some(json!({"count": 1, "status": 503})),
+    )
+    .await;
+    api.control(
+        Method::POST,
+        "/faults",
+        Some(json!({"count": 1, "status": 429, "retry_after": 2})),
+    )
+    .await;
+    assert_eq!(
+        api.control(Method::GET, "/faults", None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let unavailable = api.get("/v1/checkout/sessions").await;
+    assert_eq!(unavailable.status, 503);
+    assert_eq!(unavailable.body["error"]["type"], "api_error");
+    let limited = api.get("/v1/checkout/sessions").await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.headers["retry-after"], "2");
+    assert_eq!(limited.body["error"]["code"], "rate_limit");
+    assert_eq!(api.get("/v1/checkout/sessions").await.status, 200);
+
+    api.control(
+        Method::POST,
+        "/faults",
+        Some(json!({"count": 5, "status": 500})),
+    )
+    .await;
+    api.control(Method::DELETE, "/faults", None).await;
+    assert_eq!(api.get("/v1/checkout/sessions").await.status, 200);
+
+    let log = api.control(Method::GET, "/requests", None).await;
+    let statuses: Vec<u64> = log
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, vec![503, 429, 200, 200]);
+}
+
+#[tokio::test]
+async fn refunds_need_a_successful_charge_and_respect_its_amount() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let id = api.create_session(&emulator).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.control(
+        Method::POST,
+        &format!("/sessions/{id}/pay"),
+        Some(json!({"outcome": "failed"})),
+    )
+    .await;
+    let session = api.get(&format!("/v1/checkout/sessions/{id}")).await;
+    let intent = session.body["payment_intent"].as_str().unwrap().to_owned();
+
+    let unpaid = api
+        .post("/v1/refunds", &format!("payment_intent={intent}"), None)
+        .await;
+    assert_eq!(unpaid.status, 400);
+
+    api.control(
+        Method::POST,
+        &format!("/sessions/{id}/pay"),
+        Some(json!({"card": "4242424242424242"})),
+    )
+    .await;
+    let too_much = api
+        .post(
+            "/v1/refunds",
+            &format!("payment_intent={intent}&amount=9999"),
+            None,
+        )
+        .await;
+    assert_eq!(too_much.status, 400);
+    let refund = api
+        .post(
+            "/v1/refunds",
+            &format!("payment_intent={intent}&amount=500"),
+            None,
+        )
+        .await;
+    assert_eq!(refund.status, 200);
+    assert_eq!(refund.body["object"], "refund");
+    let charge_id = refund.body["charge"].as_str().unwrap();
+    let charge = api.get(&format!("/v1/charges/{charge_id}")).await;
+    assert_eq!(charge.body["amount_refunded"], 500);
+    assert_eq!(charge.body["payment_intent"], intent);
+    let rest = api
+        .post("/v1/refunds", &format!("payment_intent={intent}"), None)
+        .await;
+    assert_eq!(rest.body["amount"], 2000);
+    let none_left = api
+        .post("/v1/refunds", &format!("payment_intent={intent}"), None)
+        .await;
+    assert_eq!(none_left.body["error"]["code"], "charge_already_refunded");
+}
+
+#[tokio::test]
+async fn unknown_routes_are_stripe_404s_and_reset_forgets_everything() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let unknown = api.get("/v1/customers").await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        unknown.body["error"]["message"],
+        "Unrecognized request URL (GET: /v1/customers)."
+    );
+
+    api.create_session(&emulator).await;
+    api.control(Method::POST, "/clock/advance", Some(json!({"seconds": 60})))
+        .await;
+    api.control(Method::POST, "/reset", None).await;
+    assert_eq!(
+        api.get("/v1/checkout/sessions").await.body["data"],
+        json!([])
+    );
+    assert_eq!(
+        api.control(Method::GET, "/clock", None).await.body["offset"],
+        0
+    );
+    assert_eq!(
+        api.control(Method::GET, "/events", None).await.body,
+        json!([])
+    );
+}
