@@ -1,0 +1,75 @@
+//! Command-line shape: global options and one subcommand per command.
+//!
+//! Command names keep the seed's underscores (`wait_for_db`); the dashed
+//! spelling (`wait-for-db`) is accepted as a visible alias.
+
+use crate::commands::{create_token, create_user, migrate, seed_demo, wait_for_db, wait_for_redis};
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/payments";
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  failure (a one-line reason is printed on stderr)
+  2  usage error (unknown command, bad or missing option)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "manage",
+    version,
+    about = "Management commands of the payments service",
+    after_help = EXIT_STATUS_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// PostgreSQL URL of the service database.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = DEFAULT_DATABASE_URL
+    )]
+    pub database_url: String,
+
+    /// Print results as JSON (for scripts) where the output is data.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Migrate(migrate::Opts),
+
+    /// Wait until PostgreSQL answers `SELECT 1`.
+    #[command(name = "wait_for_db", visible_alias = "wait-for-db", after_help = EXIT_STATUS_HELP)]
+    WaitForDb(wait_for_db::Opts),
+
+    /// Wait until Redis answers PING.
+    #[command(name = "wait_for_redis", visible_alias = "wait-for-redis", after_help = EXIT_STATUS_HELP)]
+    WaitForRedis(wait_for_redis::Opts),
+
+    /// Create a user, or update the password and staff flag of an existing one.
+    #[command(name = "create_user", visible_alias = "create-user", after_help = EXIT_STATUS_HELP)]
+    CreateUser(create_user::Opts),
+
+    /// Create an API token for a user and print its key (shown only once).
+    #[command(name = "create_token", visible_alias = "create-token", after_help = EXIT_STATUS_HELP)]
+    CreateToken(create_token::Opts),
+
+    /// Create demo users, products with stock and a coupon (safe to re-run).
+    #[command(name = "seed_demo", visible_alias = "seed-demo", after_help = EXIT_STATUS_HELP)]
+    SeedDemo(seed_demo::Opts),
+}

@@ -1,0 +1,45 @@
+//! One module per command: `Opts` (its arguments), `run` (does the work on
+//! a connection or URL and returns data) and `print` (text or JSON).
+
+pub mod create_token;
+pub mod create_user;
+pub mod migrate;
+pub mod seed_demo;
+pub mod wait_for_db;
+pub mod wait_for_redis;
+
+use crate::cli::{Cli, Command};
+use crate::database::connect;
+
+/// Runs the parsed command line; the error is the one-line reason to show.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let database_url = cli.global.database_url.as_str();
+    let json = cli.global.json;
+    match cli.command {
+        Command::Migrate(opts) => migrate::print(&migrate::run(database_url, &opts).await?, json),
+        Command::WaitForDb(opts) => {
+            wait_for_db::print(&wait_for_db::run(database_url, &opts).await?, json)
+        }
+        Command::WaitForRedis(opts) => {
+            wait_for_redis::print(&wait_for_redis::run(&opts).await?, json)
+        }
+        Command::CreateUser(opts) => {
+            let mut conn = connect(database_url).await?;
+            create_user::print(&create_user::run(&mut conn, &opts).await?, json)
+        }
+        Command::CreateToken(opts) => {
+            let mut conn = connect(database_url).await?;
+            create_token::print(&create_token::run(&mut conn, &opts).await?, json)
+        }
+        Command::SeedDemo(opts) => {
+            let mut conn = connect(database_url).await?;
+            seed_demo::print(&seed_demo::run(&mut conn, &opts).await?, json)
+        }
+    }
+}
+
+/// Prints `value` as one line of JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}

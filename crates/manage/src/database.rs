@@ -1,0 +1,24 @@
+//! Opening the one PostgreSQL connection a command needs.
+
+use crate::messages::redact_url;
+use anyhow::Context;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use std::time::Duration;
+
+/// How long a command waits for PostgreSQL before giving up; use
+/// `wait_for_db` first when the server may still be starting.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn connect(database_url: &str) -> anyhow::Result<AsyncPgConnection> {
+    let where_to = redact_url(database_url);
+    tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(database_url))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "timed out after {}s connecting to PostgreSQL",
+                CONNECT_TIMEOUT.as_secs()
+            )
+        })
+        .and_then(|connected| connected.map_err(anyhow::Error::from))
+        .with_context(|| format!("cannot connect to PostgreSQL at {where_to}"))
+}
