@@ -14,7 +14,9 @@ pub mod gateway;
 pub mod i18n;
 pub mod jobs;
 pub mod models;
+pub mod queries;
 pub mod schema;
+pub mod schema_api;
 pub mod services;
 pub mod states;
 #[cfg(feature = "testing")]

@@ -1,0 +1,85 @@
+//! Payments as the API shows them: with their order's status and owner.
+
+use crate::models::payment::Payment;
+use crate::schema::{orders, payments, users};
+use crate::states::{OrderStatus, PaymentStatus};
+use crate::values::ids::{PaymentId, UserId};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// A payment, its order's status and its owner's e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentView {
+    pub payment: Payment,
+    pub order_status: OrderStatus,
+    pub user_email: String,
+}
+
+/// Whose payments a caller may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Staff: everyone's.
+    All,
+    /// Only this user's.
+    Owner(UserId),
+}
+
+type Row = (Payment, OrderStatus, String);
+
+fn into_view((payment, order_status, user_email): Row) -> PaymentView {
+    PaymentView {
+        payment,
+        order_status,
+        user_email,
+    }
+}
+
+/// The payment if `visibility` lets the caller see it.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    id: PaymentId,
+    visibility: Visibility,
+) -> QueryResult<Option<PaymentView>> {
+    let mut query = payments::table
+        .inner_join(orders::table)
+        .inner_join(users::table)
+        .filter(payments::id.eq(id))
+        .select((Payment::as_select(), orders::status, users::email))
+        .into_boxed();
+    if let Visibility::Owner(user) = visibility {
+        query = query.filter(payments::user_id.eq(user));
+    }
+    Ok(query.first::<Row>(conn).await.optional()?.map(into_view))
+}
+
+/// A page of payments, newest first, with the total count.
+pub async fn list_visible(
+    conn: &mut AsyncPgConnection,
+    visibility: Visibility,
+    statuses: Option<&[PaymentStatus]>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(i64, Vec<PaymentView>)> {
+    let base = || {
+        let mut q = payments::table
+            .inner_join(orders::table)
+            .inner_join(users::table)
+            .into_boxed();
+        if let Visibility::Owner(user) = visibility {
+            q = q.filter(payments::user_id.eq(user));
+        }
+        if let Some(statuses) = statuses {
+            q = q.filter(payments::status.eq_any(statuses.to_vec()));
+        }
+        q
+    };
+    let count = base().count().get_result(conn).await?;
+    let rows: Vec<Row> = base()
+        .order((payments::created_at.desc(), payments::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .select((Payment::as_select(), orders::status, users::email))
+        .load(conn)
+        .await?;
+    Ok((count, rows.into_iter().map(into_view).collect()))
+}
