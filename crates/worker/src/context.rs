@@ -1,0 +1,36 @@
+//! What every handler and background loop of a worker process shares.
+
+use crate::config::WorkerConfig;
+use crate::queue::JobQueue;
+use crate::stripe::{MeteredGateway, StripeEventParser};
+use domain::db::DbPool;
+use domain::gateway::StripeGateway;
+use domain::services::EventParser;
+use std::sync::Arc;
+
+pub struct AppContext {
+    pub config: WorkerConfig,
+    pub pool: DbPool,
+    pub gateway: Arc<dyn StripeGateway>,
+    pub parser: Arc<dyn EventParser>,
+    pub queue: JobQueue,
+}
+
+impl AppContext {
+    /// Stripe calls go through [`MeteredGateway`]; events are parsed by
+    /// `stripe-client`.
+    pub fn new(
+        config: WorkerConfig,
+        pool: DbPool,
+        gateway: Arc<dyn StripeGateway>,
+        queue: JobQueue,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            pool,
+            gateway: Arc::new(MeteredGateway::new(gateway)),
+            parser: Arc::new(StripeEventParser),
+            queue,
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! Nothing grows forever: finished task records in PostgreSQL, and
+//! apalis-redis's finished tasks (data, meta, the `done`/`dead` sets) and
+//! the metadata of workers long gone.
+//!
+//! apalis's own `vacuum` is not used: it also deletes `Failed` tasks that
+//! wait for a retry, and the later fetch kills the worker. This prune only
+//! looks at ids in the `done` and `dead` sets, whose tasks are final.
+
+use crate::context::AppContext;
+use crate::error::WorkerError;
+use crate::metrics as m;
+use crate::queue::queue_config;
+use domain::jobs::{PAYMENTS_QUEUE, SWEEP_QUEUE};
+use domain::models::task::TaskRecord;
+use redis::Script;
+use redis::aio::ConnectionManager;
+use std::sync::LazyLock;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+static PRUNE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: a finished set (done or dead), data hash, meta prefix
+-- ARGV: cutoff (unix seconds), batch limit
+local cutoff = tonumber(ARGV[1])
+local ids = redis.call('SRANDMEMBER', KEYS[1], tonumber(ARGV[2]))
+local deleted = 0
+for _, id in ipairs(ids) do
+  local meta = KEYS[3] .. ':' .. id
+  local done_at = tonumber(redis.call('HGET', meta, 'done_at') or '0') or 0
+  local status = redis.call('HGET', meta, 'status')
+  if status == false or status == 'Done' or status == 'Killed' or status == 'Failed' then
+    if done_at <= cutoff then
+      redis.call('HDEL', KEYS[2], id)
+      redis.call('DEL', meta)
+      redis.call('SREM', KEYS[1], id)
+      deleted = deleted + 1
+    end
+  end
+end
+return deleted
+",
+    )
+});
+
+/// What one maintenance pass deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cleaned {
+    pub task_records: usize,
+    pub redis_tasks: u64,
+    pub worker_keys: u64,
+}
+
+/// Deletes apalis's finished tasks whose `done_at` is at or before
+/// `cutoff` (unix seconds), on both queues of `prefix`.
+pub async fn prune_redis(
+    conn: &mut ConnectionManager,
+    prefix: &str,
+    cutoff: i64,
+) -> Result<u64, WorkerError> {
+    let mut total = 0;
+    for queue in [PAYMENTS_QUEUE, SWEEP_QUEUE] {
+        let config = queue_config(prefix, queue);
+        for set in [config.done_jobs_set(), config.dead_jobs_set()] {
+            // Bounded batches keep each script short; stop when a batch
+            // deletes nothing (the rest is younger than the cutoff).
+            for _ in 0..100 {
+                let deleted: u64 = PRUNE
+                    .key(&set)
+                    .key(config.job_data_hash())
+                    .key(config.job_meta_hash())
+                    .arg(cutoff)
+                    .arg(500)
+                    .invoke_async(conn)
+                    .await?;
+                total += deleted;
+                if deleted == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Deletes `{queue}:workers:metadata:<name>` of workers no longer in the
+/// workers set (each process has a unique name, so these would pile up).
+pub async fn prune_worker_keys(
+    conn: &mut ConnectionManager,
+    prefix: &str,
+) -> Result<u64, WorkerError> {
+    let mut deleted = 0;
+    for queue in [PAYMENTS_QUEUE, SWEEP_QUEUE] {
+        let config = queue_config(prefix, queue);
+        let pattern_prefix = format!("{}:workers:metadata:", config.queue);
+        let keys: Vec<String> = {
+            let mut iter: redis::AsyncIter<String> = redis::AsyncCommands::scan_match(
+                conn,
+                format!("{}*", escape_glob(&pattern_prefix)),
+            )
+            .await?;
+            let mut keys = Vec::new();
+            while let Some(item) = futures::StreamExt::next(&mut iter).await {
+                keys.push(item?);
+            }
+            keys
+        };
+        for key in keys {
+            let name = &key[pattern_prefix.len()..];
+            let alive: Option<f64> = redis::cmd("ZSCORE")
+                .arg(config.workers_set())
+                .arg(name)
+                .query_async(conn)
+                .await?;
+            if alive.is_none() {
+                let n: u64 = redis::cmd("DEL").arg(&key).query_async(conn).await?;
+                deleted += n;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One pass: task records and Redis data finished longer than the
+/// retention ago.
+pub async fn run_once(ctx: &AppContext) -> Result<Cleaned, WorkerError> {
+    let retention = ctx.config.task_retention;
+    let before =
+        OffsetDateTime::now_utc() - time::Duration::try_from(retention).unwrap_or_default();
+    let mut db = ctx.pool.get().await?;
+    let task_records = TaskRecord::delete_finished_before(&mut db, before).await?;
+    drop(db);
+    let mut conn = ctx.queue.redis();
+    let redis_tasks = prune_redis(&mut conn, ctx.queue.prefix(), before.unix_timestamp()).await?;
+    let worker_keys = prune_worker_keys(&mut conn, ctx.queue.prefix()).await?;
+    let cleaned = Cleaned {
+        task_records,
+        redis_tasks,
+        worker_keys,
+    };
+    m::cleaned("task_records", task_records as u64);
+    m::cleaned("redis_tasks", redis_tasks);
+    m::cleaned("worker_keys", worker_keys);
+    if cleaned != Cleaned::default() {
+        tracing::info!(target: "payments", task_records, redis_tasks, worker_keys,
+            "old finished tasks cleaned up");
+    }
+    Ok(cleaned)
+}
+
+/// Runs [`run_once`] every `interval` until `stop` fires.
+pub async fn run_loop(
+    ctx: std::sync::Arc<AppContext>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) = run_once(&ctx).await {
+            tracing::warn!(target: "payments", error = %e, "maintenance pass failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

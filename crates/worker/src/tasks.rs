@@ -1,0 +1,362 @@
+//! The life of one task: its PostgreSQL record (Celery's states), our own
+//! retries with exponential backoff, and the guard against jobs that keep
+//! killing their worker.
+//!
+//! Handlers never hand a plain error to apalis: apalis-redis would retry it
+//! up to a hard-coded 25 times at `now + attempt` seconds, ignoring
+//! `max_attempts`. Instead a transient failure schedules a *new* task with
+//! the deterministic id `{record}~{attempt}` after our backoff and the
+//! current one ends Done; a permanent failure (or the last attempt) ends
+//! with `AbortError`, which apalis records as Killed and never retries.
+//! Only when Redis refuses the retry push is a plain error returned, so
+//! apalis keeps the task (its own retry) rather than losing it.
+
+use crate::context::AppContext;
+use crate::metrics as m;
+use apalis::prelude::{AbortError, BoxDynError, TaskBuilder, TaskId, TaskSink};
+use apalis_redis::RedisStorage;
+use domain::DomainError;
+use domain::models::task::{TaskRecord, TaskState};
+use domain::values::ids::PaymentId;
+use futures::FutureExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+/// Separates a task record's id from the attempt number in retry task ids.
+pub const RETRY_SEPARATOR: char = '~';
+
+/// How a handler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Trying again later may work (Stripe or the database unavailable).
+    #[error("{0}")]
+    Transient(String),
+    /// Trying again will not help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<DomainError> for JobError {
+    fn from(e: DomainError) -> Self {
+        if e.is_transient() {
+            JobError::Transient(e.to_string())
+        } else {
+            JobError::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::bb8::RunError> for JobError {
+    fn from(e: diesel_async::pooled_connection::bb8::RunError) -> Self {
+        JobError::Transient(format!("database unavailable: {e}"))
+    }
+}
+
+impl From<diesel::result::Error> for JobError {
+    fn from(e: diesel::result::Error) -> Self {
+        DomainError::from(e).into()
+    }
+}
+
+/// Which task record an apalis task belongs to, and which attempt it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRef {
+    /// The apalis task id (`{record}` or `{record}~{attempt}`).
+    pub task_id: String,
+    /// The id `task_status` knows.
+    pub record_id: String,
+    /// 1-based.
+    pub attempt: u32,
+}
+
+impl TaskRef {
+    pub fn parse(task_id: &TaskId) -> Self {
+        Self::parse_str(&task_id.to_string())
+    }
+
+    pub fn parse_str(task_id: &str) -> Self {
+        if let Some((record, n)) = task_id.rsplit_once(RETRY_SEPARATOR)
+            && let Ok(attempt) = n.parse::<u32>()
+            && attempt >= 2
+        {
+            return Self {
+                task_id: task_id.to_owned(),
+                record_id: record.to_owned(),
+                attempt,
+            };
+        }
+        Self {
+            task_id: task_id.to_owned(),
+            record_id: task_id.to_owned(),
+            attempt: 1,
+        }
+    }
+
+    pub fn retry_id(&self, attempt: u32) -> String {
+        format!("{}{RETRY_SEPARATOR}{attempt}", self.record_id)
+    }
+}
+
+/// Pushes `job` under `id`, to run after `delay`. A second push of the
+/// same id is dropped by apalis-redis (HSETNX), so crash re-runs cannot
+/// schedule twice.
+pub async fn push_with_id<T>(
+    storage: &RedisStorage<T>,
+    job: T,
+    id: &str,
+    delay: Duration,
+) -> Result<(), String>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
+{
+    let task = TaskBuilder::new(job)
+        .task_id(TaskId::from_string(id.to_owned()))
+        .run_after(delay)
+        .build();
+    storage
+        .clone()
+        .push_task(task)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Static facts about the task being run.
+pub struct TaskInfo<'a, T> {
+    pub job_name: &'static str,
+    pub task: &'a TaskRef,
+    pub payment_id: Option<PaymentId>,
+    /// Where a retry is pushed, and the payload it carries.
+    pub retry_on: &'a RedisStorage<T>,
+    pub job: &'a T,
+}
+
+/// Counts how often this exact task has been started; apalis re-runs the
+/// jobs of a dead worker without counting attempts, so a job that kills its
+/// worker would otherwise loop forever.
+async fn count_start(ctx: &AppContext, task_id: &str) -> Option<u32> {
+    let key = format!("{}worker:starts:{task_id}", ctx.queue.prefix());
+    let mut conn = ctx.queue.redis();
+    let (n,): (u32,) = redis::pipe()
+        .atomic()
+        .incr(&key, 1)
+        .expire(&key, 86_400)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .ok()?;
+    Some(n)
+}
+
+async fn record(
+    ctx: &AppContext,
+    id: &str,
+    state: TaskState,
+    attempt: u32,
+    result: Option<&Value>,
+    error: Option<&str>,
+) {
+    let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+    let written = match ctx.pool.get().await {
+        Ok(mut conn) => TaskRecord::transition(&mut conn, id, state, attempt, result, error)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = written {
+        tracing::warn!(target: "payments", task_id = id, state = state.as_str(), error = %e,
+            "could not record the task state");
+    }
+}
+
+enum Start {
+    Run,
+    /// Already finished: a duplicate delivery.
+    Finished(Box<TaskRecord>),
+}
+
+async fn start<T>(ctx: &AppContext, info: &TaskInfo<'_, T>) -> Result<Start, String> {
+    let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+    let existing = TaskRecord::create(
+        &mut conn,
+        &info.task.record_id,
+        info.job_name,
+        None,
+        info.payment_id,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if existing.state().is_ready() {
+        return Ok(Start::Finished(Box::new(existing)));
+    }
+    Ok(Start::Run)
+}
+
+/// Runs `work` as the task `info` describes and records every step.
+pub async fn run_tracked<T, F>(
+    ctx: &AppContext,
+    info: TaskInfo<'_, T>,
+    work: F,
+) -> Result<Value, BoxDynError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    F: Future<Output = Result<Value, JobError>> + Send,
+{
+    let started = Instant::now();
+    let task = info.task;
+    match start(ctx, &info).await {
+        Ok(Start::Finished(done)) => {
+            tracing::info!(target: "payments", task_id = %task.task_id, job = info.job_name,
+                state = %done.status, "task already finished; duplicate delivery ignored");
+            m::job_finished(info.job_name, "duplicate", started.elapsed());
+            return Ok(json!({ "duplicate": true, "state": done.status, "result": done.result }));
+        }
+        Ok(Start::Run) => {}
+        Err(e) => {
+            tracing::warn!(target: "payments", task_id = %task.task_id, error = %e,
+                "database unavailable before the task started");
+            return retry_or_fail(ctx, &info, JobError::Transient(e), started).await;
+        }
+    }
+    let starts = count_start(ctx, &task.task_id).await.unwrap_or(1);
+    if starts > ctx.config.retry.max_starts {
+        let error = format!(
+            "the worker died {} times while running this task",
+            starts - 1
+        );
+        return fail(ctx, &info, &error, started).await;
+    }
+    record(
+        ctx,
+        &task.record_id,
+        TaskState::Started,
+        task.attempt,
+        None,
+        None,
+    )
+    .await;
+    m::job_started(info.job_name);
+    let outcome = AssertUnwindSafe(work).catch_unwind().await;
+    let outcome = outcome.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(JobError::Permanent(format!(
+            "the handler panicked: {message}"
+        )))
+    });
+    match outcome {
+        Ok(result) => {
+            record(
+                ctx,
+                &task.record_id,
+                TaskState::Success,
+                task.attempt,
+                Some(&result),
+                None,
+            )
+            .await;
+            m::job_finished(info.job_name, "success", started.elapsed());
+            Ok(result)
+        }
+        Err(e) => retry_or_fail(ctx, &info, e, started).await,
+    }
+}
+
+async fn retry_or_fail<T>(
+    ctx: &AppContext,
+    info: &TaskInfo<'_, T>,
+    error: JobError,
+    started: Instant,
+) -> Result<Value, BoxDynError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+{
+    let task = info.task;
+    let policy = ctx.config.retry;
+    let message = error.to_string();
+    let JobError::Transient(_) = error else {
+        return fail(ctx, info, &message, started).await;
+    };
+    if task.attempt >= policy.max_attempts {
+        let message = format!("gave up after {} attempts: {message}", task.attempt);
+        return fail(ctx, info, &message, started).await;
+    }
+    let next = task.attempt + 1;
+    let delay = policy.backoff(next);
+    let retry_id = task.retry_id(next);
+    if let Err(e) = push_with_id(info.retry_on, info.job.clone(), &retry_id, delay).await {
+        // Redis is failing too: let apalis keep the task (its own retry, or
+        // orphan recovery once the worker restarts).
+        record(
+            ctx,
+            &task.record_id,
+            TaskState::Retry,
+            task.attempt,
+            None,
+            Some(&message),
+        )
+        .await;
+        m::job_finished(info.job_name, "retry", started.elapsed());
+        return Err(format!("{message}; and the retry could not be scheduled: {e}").into());
+    }
+    tracing::warn!(target: "payments", task_id = %task.task_id, job = info.job_name,
+        attempt = task.attempt, next_attempt = next, delay_secs = delay.as_secs_f64(),
+        error = %message, "transient failure; retry scheduled");
+    record(
+        ctx,
+        &task.record_id,
+        TaskState::Retry,
+        task.attempt,
+        None,
+        Some(&message),
+    )
+    .await;
+    m::job_finished(info.job_name, "retry", started.elapsed());
+    Ok(json!({ "retry_scheduled": retry_id, "in_secs": delay.as_secs_f64(), "error": message }))
+}
+
+async fn fail<T>(
+    ctx: &AppContext,
+    info: &TaskInfo<'_, T>,
+    error: &str,
+    started: Instant,
+) -> Result<Value, BoxDynError> {
+    let task = info.task;
+    tracing::error!(target: "payments", task_id = %task.task_id, job = info.job_name,
+        attempt = task.attempt, error, "task failed");
+    record(
+        ctx,
+        &task.record_id,
+        TaskState::Failure,
+        task.attempt,
+        None,
+        Some(error),
+    )
+    .await;
+    m::job_finished(info.job_name, "failure", started.elapsed());
+    Err(Box::new(AbortError::new(error.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_ids_carry_the_record_and_the_attempt() {
+        let first = TaskRef::parse_str("01JABCDEF");
+        assert_eq!(first.record_id, "01JABCDEF");
+        assert_eq!(first.attempt, 1);
+        let third = TaskRef::parse_str(&first.retry_id(3));
+        assert_eq!(third.task_id, "01JABCDEF~3");
+        assert_eq!(third.record_id, "01JABCDEF");
+        assert_eq!(third.attempt, 3);
+        let odd = TaskRef::parse_str("sweep-chain:t:1");
+        assert_eq!(odd.record_id, "sweep-chain:t:1");
+        assert_eq!(odd.attempt, 1);
+    }
+}
