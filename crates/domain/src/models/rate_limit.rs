@@ -41,13 +41,11 @@ pub async fn hit(
 
 /// Takes one hit back (a request that should not count).
 pub async fn undo_hit(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()> {
-    diesel::sql_query(
-        "UPDATE rate_limit_buckets SET hits = GREATEST(hits - 1, 0) WHERE key = $1",
-    )
-    .bind::<Text, _>(key)
-    .execute(conn)
-    .await
-    .map(drop)
+    diesel::sql_query("UPDATE rate_limit_buckets SET hits = GREATEST(hits - 1, 0) WHERE key = $1")
+        .bind::<Text, _>(key)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Removes windows that started before `before`.

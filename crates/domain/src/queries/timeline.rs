@@ -45,7 +45,10 @@ async fn transitions(
     payment: &Payment,
 ) -> QueryResult<Vec<TimelineEntry>> {
     let mut entries = Vec::new();
-    for entity in [Entity::Payment(payment.id.0), Entity::Order(payment.order_id.0)] {
+    for entity in [
+        Entity::Payment(payment.id.0),
+        Entity::Order(payment.order_id.0),
+    ] {
         for row in audit::history(conn, entity).await? {
             entries.push(TimelineEntry {
                 at: row.created_at,
@@ -64,7 +67,10 @@ async fn transitions(
     Ok(entries)
 }
 
-async fn events(conn: &mut AsyncPgConnection, payment: &Payment) -> QueryResult<Vec<TimelineEntry>> {
+async fn events(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+) -> QueryResult<Vec<TimelineEntry>> {
     let rows: Vec<EventRow> = diesel::sql_query(
         "SELECT id, event_type, received_at, processed_at, processing_error FROM stripe_events \
          WHERE payload->'data'->'object'->'metadata'->>'payment_id' = $1 \
@@ -120,7 +126,10 @@ async fn tasks(conn: &mut AsyncPgConnection, payment: &Payment) -> QueryResult<V
         .collect())
 }
 
-async fn sweeps(conn: &mut AsyncPgConnection, payment: &Payment) -> QueryResult<Vec<TimelineEntry>> {
+async fn sweeps(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+) -> QueryResult<Vec<TimelineEntry>> {
     Ok(SweepRun::outcomes_for_payment(conn, payment.id.0)
         .await?
         .into_iter()

@@ -42,17 +42,17 @@ async fn cancel_is_idempotent() {
     let ctx = Ctx::new(10).await;
     let payment = ctx.checkout(2, None).await;
     let mut conn = ctx.db.conn().await;
-    cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+    cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
         .await
         .unwrap();
-    let again = cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+    let again = cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
         .await
         .unwrap();
 
     assert!(again.already_cancelled);
     assert_eq!(again.payment.status, PaymentStatus::Cancelled);
     assert_eq!(ctx.units_sold(ctx.fx.product).await, 0);
-    let history = audit::history(&mut *conn, Entity::Payment(payment.id.0))
+    let history = audit::history(&mut conn, Entity::Payment(payment.id.0))
         .await
         .unwrap();
     assert_eq!(history.len(), 1, "one transition, audited once");
@@ -64,14 +64,14 @@ async fn every_transition_is_audited_with_source_and_actor() {
     let ctx = Ctx::new(10).await;
     let payment = ctx.checkout(1, None).await;
     let mut conn = ctx.db.conn().await;
-    cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+    cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
         .await
         .unwrap();
 
-    let payment_rows = audit::history(&mut *conn, Entity::Payment(payment.id.0))
+    let payment_rows = audit::history(&mut conn, Entity::Payment(payment.id.0))
         .await
         .unwrap();
-    let order_rows = audit::history(&mut *conn, Entity::Order(payment.order_id.0))
+    let order_rows = audit::history(&mut conn, Entity::Order(payment.order_id.0))
         .await
         .unwrap();
     for rows in [&payment_rows, &order_rows] {
@@ -155,18 +155,18 @@ async fn coupon_redemption_is_released_once_and_cart_coupons_cleared() {
     let payment = ctx.checkout(1, Some("WELCOME10")).await;
     assert_eq!(payment.amount_minor, 900, "10% off 10.00");
     let mut conn = ctx.db.conn().await;
-    assert_eq!(coupon_uses(&mut *conn).await, 1);
-    assert!(cart_coupon(&mut *conn, &ctx).await.is_some());
+    assert_eq!(coupon_uses(&mut conn).await, 1);
+    assert!(cart_coupon(&mut conn, &ctx).await.is_some());
 
-    cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+    cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
         .await
         .unwrap();
-    cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+    cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
         .await
         .unwrap();
 
-    assert_eq!(coupon_uses(&mut *conn).await, 0);
-    assert!(cart_coupon(&mut *conn, &ctx).await.is_none());
+    assert_eq!(coupon_uses(&mut conn).await, 0);
+    assert!(cart_coupon(&mut conn, &ctx).await.is_none());
     ctx.assert_invariants().await;
 }
 

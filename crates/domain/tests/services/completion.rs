@@ -19,10 +19,10 @@ async fn a_paid_session_completes_payment_and_order_once() {
         .pay(payment.stripe_session_id.as_deref().unwrap());
     let mut conn = ctx.db.conn().await;
 
-    let first = complete_payment(&mut *conn, ctx.stripe.as_ref(), &session, &webhook())
+    let first = complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook())
         .await
         .unwrap();
-    let duplicate = complete_payment(&mut *conn, ctx.stripe.as_ref(), &session, &webhook())
+    let duplicate = complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook())
         .await
         .unwrap();
 
@@ -41,11 +41,11 @@ async fn expired_webhook_for_completed_payment_changes_nothing() {
     let session_id = payment.stripe_session_id.clone().unwrap();
     let session = ctx.stripe.pay(&session_id);
     let mut conn = ctx.db.conn().await;
-    complete_payment(&mut *conn, ctx.stripe.as_ref(), &session, &webhook())
+    complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook())
         .await
         .unwrap();
 
-    let outcome = handle_session_expired(&mut *conn, ctx.stripe.as_ref(), &session_id, &webhook())
+    let outcome = handle_session_expired(&mut conn, ctx.stripe.as_ref(), &session_id, &webhook())
         .await
         .unwrap();
 
@@ -113,10 +113,10 @@ async fn an_expired_session_releases_like_a_cancel_with_source_webhook() {
     ctx.stripe.expire(&session_id);
     let mut conn = ctx.db.conn().await;
 
-    let outcome = handle_session_expired(&mut *conn, ctx.stripe.as_ref(), &session_id, &webhook())
+    let outcome = handle_session_expired(&mut conn, ctx.stripe.as_ref(), &session_id, &webhook())
         .await
         .unwrap();
-    let again = handle_session_expired(&mut *conn, ctx.stripe.as_ref(), &session_id, &webhook())
+    let again = handle_session_expired(&mut conn, ctx.stripe.as_ref(), &session_id, &webhook())
         .await
         .unwrap();
 
@@ -126,7 +126,7 @@ async fn an_expired_session_releases_like_a_cancel_with_source_webhook() {
         ExpiryOutcome::AlreadySettled(PaymentStatus::Cancelled)
     ));
     assert_eq!(ctx.units_sold(ctx.fx.product).await, 0);
-    let history = domain::audit::history(&mut *conn, domain::audit::Entity::Payment(payment.id.0))
+    let history = domain::audit::history(&mut conn, domain::audit::Entity::Payment(payment.id.0))
         .await
         .unwrap();
     assert_eq!(history[0].source, "webhook");
@@ -142,16 +142,16 @@ async fn money_arriving_after_cancellation_is_refunded_once_and_recorded() {
     // customer paid afterwards.
     ctx.stripe.set_unreachable(true);
     let mut conn = ctx.db.conn().await;
-    cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+    cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
         .await
         .unwrap();
     ctx.stripe.set_unreachable(false);
     let session = ctx.stripe.pay(&session_id);
 
-    let first = complete_payment(&mut *conn, ctx.stripe.as_ref(), &session, &webhook())
+    let first = complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook())
         .await
         .unwrap();
-    let duplicate = complete_payment(&mut *conn, ctx.stripe.as_ref(), &session, &webhook())
+    let duplicate = complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook())
         .await
         .unwrap();
 
@@ -171,7 +171,7 @@ async fn a_failed_card_marks_failed_and_a_later_payment_still_completes() {
     let mut conn = ctx.db.conn().await;
 
     let failed = record_payment_failed(
-        &mut *conn,
+        &mut conn,
         payment.id,
         Some("pi_1"),
         Some("Your card was declined."),
@@ -188,13 +188,13 @@ async fn a_failed_card_marks_failed_and_a_later_payment_still_completes() {
     let session = ctx
         .stripe
         .pay(payment.stripe_session_id.as_deref().unwrap());
-    let done = complete_payment(&mut *conn, ctx.stripe.as_ref(), &session, &webhook())
+    let done = complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook())
         .await
         .unwrap();
     assert_eq!(done.payment.status, PaymentStatus::Completed);
 
     let late_failure = record_payment_failed(
-        &mut *conn,
+        &mut conn,
         payment.id,
         Some("pi_1"),
         Some("late"),

@@ -5,5 +5,7 @@ mod cancel;
 mod checkout;
 mod completion;
 mod database_rules;
+mod events;
 mod helpers;
 mod races;
+mod sweep;

@@ -20,7 +20,7 @@ async fn fifty_concurrent_cancels_of_one_order_release_stock_once() {
             tokio::spawn(async move {
                 let mut conn = ctx.db.conn().await;
                 barrier.wait().await;
-                cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor()).await
+                cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor()).await
             })
         })
         .collect();
@@ -48,7 +48,7 @@ async fn fifty_concurrent_checkouts_for_the_last_ten_units_sell_exactly_ten() {
                 let mut conn = ctx.db.conn().await;
                 barrier.wait().await;
                 checkout(
-                    &mut *conn,
+                    &mut conn,
                     ctx.stripe.as_ref(),
                     &settings(),
                     &ctx.request(1, None),
@@ -86,7 +86,7 @@ async fn cancel_racing_expiry_racing_completion_ends_in_one_consistent_state() {
             tokio::spawn(async move {
                 let mut conn = ctx.db.conn().await;
                 barrier.wait().await;
-                cancel_payment(&mut *conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+                cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
                     .await
                     .map(drop)
             })
@@ -101,7 +101,7 @@ async fn cancel_racing_expiry_racing_completion_ends_in_one_consistent_state() {
                 if round % 2 == 0 && open {
                     let session = ctx.stripe.pay(&session_id);
                     let webhook = Actor::new(AuditSource::Webhook, "evt_completed");
-                    complete_payment(&mut *conn, ctx.stripe.as_ref(), &session, &webhook)
+                    complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook)
                         .await
                         .map(drop)
                 } else {
@@ -116,7 +116,7 @@ async fn cancel_racing_expiry_racing_completion_ends_in_one_consistent_state() {
                 barrier.wait().await;
                 ctx.stripe.expire(&session_id);
                 let webhook = Actor::new(AuditSource::Webhook, "evt_expired");
-                handle_session_expired(&mut *conn, ctx.stripe.as_ref(), &session_id, &webhook)
+                handle_session_expired(&mut conn, ctx.stripe.as_ref(), &session_id, &webhook)
                     .await
                     .map(drop)
             })

@@ -1,0 +1,172 @@
+//! Stored webhook events, processed once whatever the deliveries.
+
+use crate::helpers::Ctx;
+use domain::PaymentStatus;
+use domain::events::{StripeEvent, StripeEventKind};
+use domain::gateway::{CheckoutSession, SessionPaymentStatus, SessionStatus};
+use domain::models::stripe_event::{Stored, StoredEvent};
+use domain::services::{EventParser, process_stored_event};
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// Reads the small envelope these tests store (the real parser lives in
+/// `stripe-client` and is tested there against Stripe's fixtures).
+pub struct TestParser;
+
+impl EventParser for TestParser {
+    fn parse(&self, payload: &[u8]) -> Result<StripeEvent, String> {
+        let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let object = &v["data"]["object"];
+        let session = || CheckoutSession {
+            id: object["id"].as_str().unwrap_or_default().to_owned(),
+            status: SessionStatus::parse(object["status"].as_str().unwrap_or_default()),
+            payment_status: SessionPaymentStatus::parse(
+                object["payment_status"].as_str().unwrap_or_default(),
+            ),
+            payment_intent_id: object["payment_intent"].as_str().map(str::to_owned),
+            expires_at: OffsetDateTime::now_utc(),
+            url: None,
+            payment_id: None,
+        };
+        let event_type = v["type"].as_str().ok_or("no type")?.to_owned();
+        let kind = match event_type.as_str() {
+            "checkout.session.completed" => StripeEventKind::SessionCompleted(session()),
+            "checkout.session.expired" => StripeEventKind::SessionExpired(session()),
+            _ => StripeEventKind::Ignored,
+        };
+        Ok(StripeEvent {
+            id: v["id"].as_str().ok_or("no id")?.to_owned(),
+            event_type,
+            created: OffsetDateTime::now_utc(),
+            kind,
+        })
+    }
+}
+
+fn envelope(
+    id: &str,
+    event_type: &str,
+    session_id: &str,
+    status: &str,
+    paid: &str,
+) -> serde_json::Value {
+    json!({ "id": id, "type": event_type, "data": { "object": {
+        "id": session_id, "status": status, "payment_status": paid, "payment_intent": "pi_x" } } })
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_stored_once_and_processed_once() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(2, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.pay(&session_id);
+    let payload = envelope(
+        "evt_1",
+        "checkout.session.completed",
+        &session_id,
+        "complete",
+        "paid",
+    );
+    let mut conn = ctx.db.conn().await;
+
+    let first = StoredEvent::store(&mut conn, "evt_1", "checkout.session.completed", &payload)
+        .await
+        .unwrap();
+    let again = StoredEvent::store(&mut conn, "evt_1", "checkout.session.completed", &payload)
+        .await
+        .unwrap();
+    assert_eq!(first, Stored::New);
+    assert_eq!(again, Stored::Duplicate { processed: false });
+
+    let outcome = process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, "evt_1")
+        .await
+        .unwrap();
+    let replay = process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, "evt_1")
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.action, "completed");
+    assert_eq!(replay.action, "already_processed");
+    assert_eq!(
+        ctx.payment(payment.id).await.status,
+        PaymentStatus::Completed
+    );
+    let stored = StoredEvent::store(&mut conn, "evt_1", "checkout.session.completed", &payload)
+        .await
+        .unwrap();
+    assert_eq!(stored, Stored::Duplicate { processed: true });
+    ctx.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn an_event_for_a_session_not_yet_known_stays_unprocessed_for_a_retry() {
+    let ctx = Ctx::new(10).await;
+    let payload = envelope(
+        "evt_2",
+        "checkout.session.expired",
+        "cs_unknown",
+        "expired",
+        "unpaid",
+    );
+    let mut conn = ctx.db.conn().await;
+    StoredEvent::store(&mut conn, "evt_2", "checkout.session.expired", &payload)
+        .await
+        .unwrap();
+
+    let result = process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, "evt_2").await;
+
+    let error = result.expect_err("unknown session");
+    assert!(error.is_transient(), "retried later, never dropped");
+    let stored = StoredEvent::find(&mut conn, "evt_2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.processed_at.is_none());
+    assert_eq!(stored.attempts, 1);
+    assert!(stored.processing_error.is_some());
+}
+
+#[tokio::test]
+async fn the_sweep_processes_stored_events_nobody_processed() {
+    use diesel_async::RunQueryDsl;
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(1, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.expire(&session_id);
+    let payload = envelope(
+        "evt_3",
+        "checkout.session.expired",
+        &session_id,
+        "expired",
+        "unpaid",
+    );
+    let mut conn = ctx.db.conn().await;
+    StoredEvent::store(&mut conn, "evt_3", "checkout.session.expired", &payload)
+        .await
+        .unwrap();
+    diesel::sql_query("UPDATE stripe_events SET received_at = now() - interval '10 minutes'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let opts = domain::services::SweepOptions::new(domain::jobs::SweepTrigger::Oneoff);
+    let report =
+        domain::services::run_sweep(ctx.db.pool(), ctx.stripe.as_ref(), &TestParser, &opts, None)
+            .await
+            .unwrap();
+
+    assert_eq!(report.events_processed, 1);
+    assert_eq!(
+        ctx.payment(payment.id).await.status,
+        PaymentStatus::Cancelled
+    );
+    assert!(
+        StoredEvent::find(&mut conn, "evt_3")
+            .await
+            .unwrap()
+            .unwrap()
+            .processed_at
+            .is_some()
+    );
+    ctx.assert_invariants().await;
+}
