@@ -121,6 +121,8 @@ fn verified_kind(type_: &str, object: Value) -> StripeEventKind {
     event.kind
 }
 
+type KindCheck = fn(&StripeEventKind) -> bool;
+
 #[test]
 fn fixture_events_verify_and_dispatch_to_the_right_kind() {
     let payment = PaymentId::new();
@@ -134,7 +136,7 @@ fn fixture_events_verify_and_dispatch_to_the_right_kind() {
     charge["payment_intent"] = json!("pi_1PgafyB7WZ01zgkWSjxsAJo3");
     charge["amount_refunded"] = json!(100);
 
-    let session_kinds: [(&str, fn(&StripeEventKind) -> bool); 4] = [
+    let session_kinds: [(&str, KindCheck); 4] = [
         ("checkout.session.completed", |k| {
             matches!(k, StripeEventKind::SessionCompleted(_))
         }),
