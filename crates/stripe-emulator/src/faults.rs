@@ -34,6 +34,20 @@ fn one() -> u32 {
     1
 }
 
+impl Default for Fault {
+    /// One call, no status, no delay, any path: set the fields you need.
+    fn default() -> Self {
+        Self {
+            count: 1,
+            status: None,
+            retry_after: None,
+            delay_ms: 0,
+            path_prefix: None,
+            method: None,
+        }
+    }
+}
+
 /// What one API call suffers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Injected {
