@@ -1,0 +1,98 @@
+//! Nothing grows forever: finished tasks leave Redis and PostgreSQL, and
+//! tasks waiting to run are never touched.
+
+use crate::support::TestEnv;
+use domain::jobs::{PAYMENTS_QUEUE, PaymentJob};
+use domain::models::task::{TaskRecord, TaskState};
+use std::time::Duration;
+use time::OffsetDateTime;
+use worker::maintenance::{prune_redis, prune_worker_keys};
+use worker::queue::queue_config;
+use worker::tasks::push_with_id;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prune_removes_finished_tasks_but_never_scheduled_ones() {
+    let env = TestEnv::new().await;
+    let config = queue_config(&env.prefix, PAYMENTS_QUEUE);
+    let storage = env.queue.payments_storage();
+    let job = || PaymentJob::StripeEvent {
+        event_id: "evt_x".into(),
+    };
+    for id in ["done-1", "dead-1", "waiting-1"] {
+        push_with_id(&storage, job(), id, Duration::from_secs(3600))
+            .await
+            .expect("pushed");
+    }
+    // Finish two of them the way apalis does (set + meta).
+    let mut conn = env.queue.redis();
+    let old = OffsetDateTime::now_utc().unix_timestamp() - 10 * 86400;
+    let _: () = redis::pipe()
+        .zrem(config.scheduled_jobs_set(), &["done-1", "dead-1"])
+        .sadd(config.done_jobs_set(), "done-1")
+        .sadd(config.dead_jobs_set(), "dead-1")
+        .hset_multiple(
+            format!("{}:done-1", config.job_meta_hash()),
+            &[("status", "Done"), ("done_at", &old.to_string())],
+        )
+        .hset_multiple(
+            format!("{}:dead-1", config.job_meta_hash()),
+            &[("status", "Killed"), ("done_at", &old.to_string())],
+        )
+        .hset(
+            config
+                .workers_set()
+                .replace(":workers", ":workers:metadata:gone-worker"),
+            "service",
+            "x",
+        )
+        .query_async(&mut conn)
+        .await
+        .expect("finished");
+    let cutoff = OffsetDateTime::now_utc().unix_timestamp() - 7 * 86400;
+    let deleted = prune_redis(&mut conn, &env.prefix, cutoff)
+        .await
+        .expect("pruned");
+    assert_eq!(deleted, 2);
+    let (data, done, dead, waiting): (Vec<String>, u64, u64, Option<f64>) = redis::pipe()
+        .hkeys(config.job_data_hash())
+        .scard(config.done_jobs_set())
+        .scard(config.dead_jobs_set())
+        .zscore(config.scheduled_jobs_set(), "waiting-1")
+        .query_async(&mut conn)
+        .await
+        .expect("read");
+    assert_eq!(data, vec!["waiting-1".to_owned()]);
+    assert_eq!((done, dead), (0, 0));
+    assert!(waiting.is_some(), "a scheduled task is never pruned");
+    assert_eq!(
+        prune_worker_keys(&mut conn, &env.prefix)
+            .await
+            .expect("pruned"),
+        1
+    );
+
+    // Task records: finished and old go, recent or unfinished stay.
+    let mut db = env.db.conn().await;
+    for id in ["done-a", "done-b", "pending-c"] {
+        TaskRecord::create(&mut db, id, "stripe_event", None, None)
+            .await
+            .unwrap();
+    }
+    TaskRecord::transition(&mut db, "done-a", TaskState::Success, 1, None, None)
+        .await
+        .unwrap();
+    TaskRecord::transition(&mut db, "done-b", TaskState::Success, 1, None, None)
+        .await
+        .unwrap();
+    let later = OffsetDateTime::now_utc() + time::Duration::seconds(5);
+    let n = TaskRecord::delete_finished_before(&mut db, later - time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(
+        TaskRecord::find(&mut db, "pending-c")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

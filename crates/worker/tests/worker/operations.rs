@@ -1,0 +1,278 @@
+//! Operations: pickup latency, a worker killed mid-job, graceful shutdown,
+//! Redis restarts, the board.
+
+use crate::support::{TestEnv, is_success};
+use domain::PaymentStatus;
+use domain::audit::{Actor, AuditSource};
+use domain::jobs::PaymentJob;
+use domain::models::task::TaskState;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use stripe_emulator::Fault;
+
+fn cancel_job(payment: &domain::models::payment::Payment) -> PaymentJob {
+    PaymentJob::ManualPaymentCancellation {
+        payment_id: payment.id,
+        actor: Actor::new(AuditSource::Staff, "ops@example.com"),
+    }
+}
+
+async fn enqueue(env: &TestEnv, job: PaymentJob) -> String {
+    env.queue
+        .enqueue(&mut *env.db.conn().await, job, None, None)
+        .await
+        .expect("enqueued")
+}
+
+/// The next expire call to Stripe takes `ms` milliseconds.
+fn slow_expire(env: &TestEnv, ms: u64) {
+    env.emulator.inject_fault(Fault {
+        count: 1,
+        status: None,
+        retry_after: None,
+        delay_ms: ms,
+        path_prefix: Some("/v1/checkout/sessions/".into()),
+        method: Some("POST".into()),
+    });
+}
+
+fn spawn_worker(env: &TestEnv) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_payments-worker"))
+        .env_clear()
+        .envs(env.env_vars())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("payments-worker starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_pushed_to_an_idle_worker_starts_within_a_second() {
+    let env = TestEnv::new().await;
+    let worker = env.start_worker().await;
+    // Let the worker settle into idle polling (apalis alone would wait for
+    // its 30 s heartbeat here).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let payment = env.checkout().await;
+    let started = Instant::now();
+    let id = enqueue(&env, cancel_job(&payment)).await;
+    env.wait_task(&id, Duration::from_secs(5), |r| {
+        r.state() != TaskState::Pending
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "picked up after {took:?}");
+    worker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_mid_job_has_its_job_completed_by_another() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    slow_expire(&env, 4000);
+    let mut first = spawn_worker(&env);
+    let id = enqueue(&env, cancel_job(&payment)).await;
+    env.wait_task(&id, Duration::from_secs(20), |r| {
+        r.state() == TaskState::Started
+    })
+    .await;
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let killed_at = Instant::now();
+    let mut second = spawn_worker(&env);
+    let record = env.wait_finished(&id, Duration::from_secs(30)).await;
+    let took = killed_at.elapsed();
+    second.kill().ok();
+    second.wait().ok();
+    assert!(is_success(&record), "{record:?}");
+    assert!(took < Duration::from_secs(15), "recovered after {took:?}");
+    assert_eq!(env.payment(&payment).await.status, PaymentStatus::Cancelled);
+    domain::testing::check_invariants(&mut *env.db.conn().await)
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_lets_the_running_job_finish_before_exit() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    slow_expire(&env, 2000);
+    let mut child = spawn_worker(&env);
+    let id = enqueue(&env, cancel_job(&payment)).await;
+    env.wait_task(&id, Duration::from_secs(20), |r| {
+        r.state() == TaskState::Started
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "worker did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    let record = env.task(&id).await.expect("record");
+    assert!(is_success(&record), "finished before exit: {record:?}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn redis_server(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_survives_a_redis_restart_without_a_process_restart() {
+    let port = free_port();
+    let mut redis = redis_server(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let env = TestEnv::with(&[("REDIS_URL", &url)]).await;
+    let worker = env.start_worker().await;
+    let before = env.checkout().await;
+    let id = enqueue(&env, cancel_job(&before)).await;
+    assert!(is_success(
+        &env.wait_finished(&id, Duration::from_secs(10)).await
+    ));
+
+    redis.kill().expect("stop Redis");
+    redis.wait().expect("reaped");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut redis = redis_server(port);
+
+    let after = env.checkout().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        // The connection manager reconnects; the first push may still fail.
+        match env
+            .queue
+            .enqueue(&mut *env.db.conn().await, cancel_job(&after), None, None)
+            .await
+        {
+            Ok(id) => break id,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "Redis not back: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let record = env.wait_finished(&id, Duration::from_secs(20)).await;
+    assert!(is_success(&record), "{record:?}");
+    assert_eq!(env.payment(&after).await.status, PaymentStatus::Cancelled);
+    worker.shutdown().await;
+    redis.kill().ok();
+    redis.wait().ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_board_shows_queues_tasks_workers_chain_health_and_metrics() {
+    let env = TestEnv::with(&[
+        ("AUTO_CLEANUP", "true"),
+        ("CLEANUP_INITIAL_DELAY_SECS", "3600"),
+    ])
+    .await;
+    let worker = env.start_worker().await;
+    let payment = env.checkout().await;
+    let id = enqueue(&env, cancel_job(&payment)).await;
+    env.wait_finished(&id, Duration::from_secs(10)).await;
+    let base = format!("http://{}", worker.board_addr().expect("board"));
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let overview: serde_json::Value = http
+        .get(format!("{base}/ops/api/overview"))
+        .send()
+        .await
+        .expect("overview")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        overview["queues"].as_array().unwrap().len(),
+        2,
+        "{overview}"
+    );
+    assert_eq!(overview["chain"]["health"], "healthy", "{overview}");
+    assert!(
+        overview["recent_tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == id && t["state"] == "SUCCESS" && t["attempts"] == 1),
+        "{overview}"
+    );
+    assert!(
+        overview["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["alive"] == true)
+    );
+    let page = http
+        .get(format!("{base}/ops"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("manual_payment_cancellation"));
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("payments_jobs_total"), "{metrics}");
+    assert!(metrics.contains("payments_queue_depth"), "{metrics}");
+    // apalis-board's working parts: its UI at the root, a task by id.
+    let ui = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(ui.status(), 200);
+    let task = http
+        .get(format!(
+            "{base}/api/v1/queues/{}/tasks/{id}",
+            domain::jobs::PAYMENTS_QUEUE
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(task.status(), 200);
+    worker.shutdown().await;
+}

@@ -1,0 +1,89 @@
+//! The sweep as a job: what it recovers, and Stripe's rate limits.
+
+use crate::support::{TestEnv, is_success};
+use domain::PaymentStatus;
+use domain::jobs::{CleanExpiredSessions, SweepTrigger};
+use domain::testing::check_invariants;
+use std::time::{Duration, Instant};
+use stripe_emulator::{Fault, PayOutcome};
+
+fn one_off() -> CleanExpiredSessions {
+    CleanExpiredSessions {
+        trigger: SweepTrigger::Oneoff,
+        dry_run: false,
+        force: false,
+        chain_token: None,
+    }
+}
+
+async fn sweep(env: &TestEnv) -> domain::models::task::TaskRecord {
+    let id = env
+        .queue
+        .enqueue_sweep(&mut *env.db.conn().await, one_off(), None, None)
+        .await
+        .expect("enqueued");
+    env.wait_finished(&id, Duration::from_secs(30)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn missed_completion_is_recovered_by_the_sweep() {
+    let env = TestEnv::new().await;
+    let worker = env.start_worker().await;
+    let payment = env.checkout().await;
+    let session = payment.stripe_session_id.clone().expect("session");
+    // Paid in Stripe, but the webhook never arrived; the session is past
+    // its expiry on our side.
+    env.emulator
+        .pay_session(&session, PayOutcome::Succeed)
+        .expect("paid");
+    env.backdate_expiry(&payment).await;
+    let record = sweep(&env).await;
+    assert!(is_success(&record), "{record:?}");
+    let report = &record.result.expect("result")["report"];
+    assert_eq!(report["completed"], 1, "{report}");
+    assert_eq!(report["cancelled"], 0, "paid is never cancelled");
+    assert_eq!(env.payment(&payment).await.status, PaymentStatus::Completed);
+    check_invariants(&mut *env.db.conn().await)
+        .await
+        .assert_ok();
+    worker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_429_storm_during_a_sweep_slows_it_but_loses_nothing() {
+    let env = TestEnv::with(&[("SWEEP_CONCURRENCY", "3")]).await;
+    let worker = env.start_worker().await;
+    let mut payments = Vec::new();
+    for _ in 0..5 {
+        let p = env.checkout().await;
+        env.backdate_expiry(&p).await;
+        payments.push(p);
+    }
+    // Every session read is refused a few times with Retry-After: 1.
+    env.emulator.inject_fault(Fault {
+        count: 8,
+        status: Some(429),
+        retry_after: Some(1),
+        delay_ms: 0,
+        path_prefix: Some("/v1/checkout/sessions/".into()),
+        method: Some("GET".into()),
+    });
+    let started = Instant::now();
+    let record = sweep(&env).await;
+    let took = started.elapsed();
+    assert!(is_success(&record), "{record:?}");
+    let report = &record.result.expect("result")["report"];
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["cancelled"], 5, "{report}");
+    assert!(
+        took >= Duration::from_secs(1),
+        "Retry-After was honoured ({took:?})"
+    );
+    for p in &payments {
+        assert_eq!(env.payment(p).await.status, PaymentStatus::Cancelled);
+    }
+    check_invariants(&mut *env.db.conn().await)
+        .await
+        .assert_ok();
+    worker.shutdown().await;
+}
