@@ -87,6 +87,8 @@ impl fmt::Display for TransportError {
     }
 }
 
+impl std::error::Error for TransportError {}
+
 impl StripeClientErr for TransportError {
     fn deserialize_err(msg: impl fmt::Display) -> Self {
         TransportError::Decode(msg.to_string())
