@@ -300,7 +300,7 @@ async fn transient_failures_retry_with_backoff_and_stop_at_our_cap_not_apalis_25
         .store_event("checkout.session.completed", &session)
         .await;
     diesel::sql_query(
-        "UPDATE stripe_events SET payload = jsonb_set(jsonb_set(payload, '{data,object,id}', '\"cs_unknown\"'), '{data,object,metadata}', '{}'::jsonb)",
+        "UPDATE stripe_events SET payload = jsonb_set(jsonb_set(payload, '{data,object,id}', '\"cs_unknown\"'), '{data,object,metadata}', '{}'::jsonb) #- '{data,object,client_reference_id}'",
     )
     .execute(&mut *env.db.conn().await)
     .await
