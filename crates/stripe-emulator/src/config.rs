@@ -1,12 +1,13 @@
 //! Emulator settings.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:12111";
 pub const DEFAULT_WEBHOOK_SECRET: &str = "whsec_emulator";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmulatorConfig {
     /// Port 0 picks a free port (tests).
     pub bind: SocketAddr,
@@ -27,6 +28,25 @@ pub struct EmulatorConfig {
     /// How often open sessions are checked against `expires_at`.
     pub tick: Duration,
     pub workers: usize,
+}
+
+impl fmt::Debug for EmulatorConfig {
+    /// Leaves the API key and the webhook secret out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
+            .field("webhook_urls", &self.webhook_urls)
+            .field("webhook_secret", &"[REDACTED]")
+            .field("webhook_max_attempts", &self.webhook_max_attempts)
+            .field("webhook_backoff", &self.webhook_backoff)
+            .field("webhook_max_backoff", &self.webhook_max_backoff)
+            .field("webhook_timeout", &self.webhook_timeout)
+            .field("tick", &self.tick)
+            .field("workers", &self.workers)
+            .finish()
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -71,5 +91,19 @@ impl EmulatorConfig {
     pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Self {
         self.webhook_secret = secret.into();
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let config = super::EmulatorConfig {
+            api_key: Some("sk_test_hidden_key".into()),
+            ..super::EmulatorConfig::default()
+        }
+        .with_webhook_secret("whsec_hidden_secret");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hidden"), "{shown}");
     }
 }

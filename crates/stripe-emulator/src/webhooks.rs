@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeliveryConfig {
     pub secret: String,
     pub max_attempts: u32,
@@ -23,6 +23,18 @@ pub struct DeliveryConfig {
     pub max_backoff: Duration,
     /// Budget of one delivery attempt.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for DeliveryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryConfig")
+            .field("secret", &"[REDACTED]")
+            .field("max_attempts", &self.max_attempts)
+            .field("base_backoff", &self.base_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Misbehaviour, set through `/_emulator/webhooks/mode`.
