@@ -1,1 +1,22 @@
-fn main() {}
+//! `payments-api`: reads the configuration once, then serves until
+//! SIGTERM/SIGINT (graceful shutdown).
+
+use api::{Application, Settings, telemetry};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("payments-api: configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    tracing::info!(target: "payments", bind = %settings.api_bind, env = ?settings.app_env,
+        "starting payments-api");
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    tracing::info!(target: "payments", "payments-api stopped");
+    Ok(())
+}

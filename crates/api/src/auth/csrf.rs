@@ -1,0 +1,53 @@
+//! Django's double-submit CSRF check: on unsafe methods a cookie-
+//! authenticated request must send `X-CSRFToken` equal to the `csrftoken`
+//! cookie (and, once logged in, equal to the session's token).
+
+use super::session::{CSRF_COOKIE, CSRF_HEADER};
+use crate::error::ApiError;
+use crate::messages::{self, Msg};
+use actix_web::HttpRequest;
+use actix_web::http::{Method, StatusCode};
+use domain::i18n::Lang;
+use subtle::ConstantTimeEq;
+
+pub fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+fn failure(reason: Msg, lang: Lang) -> ApiError {
+    ApiError::detail(
+        StatusCode::FORBIDDEN,
+        format!("{}: {}", messages::CSRF_FAILED.get(lang), reason.get(lang)),
+    )
+}
+
+/// Checks the header against the cookie and, if given, the session's token.
+pub fn check(req: &HttpRequest, session_token: Option<&str>, lang: Lang) -> Result<(), ApiError> {
+    if is_safe(req.method()) {
+        return Ok(());
+    }
+    let cookie = req
+        .cookie(CSRF_COOKIE)
+        .ok_or_else(|| failure(messages::CSRF_COOKIE_MISSING, lang))?;
+    let header = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| failure(messages::CSRF_TOKEN_MISSING, lang))?;
+    let matches_cookie = constant_time_eq(header.as_bytes(), cookie.value().as_bytes());
+    let matches_session =
+        session_token.is_none_or(|t| constant_time_eq(header.as_bytes(), t.as_bytes()));
+    if matches_cookie && matches_session {
+        Ok(())
+    } else {
+        Err(failure(messages::CSRF_TOKEN_INCORRECT, lang))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}

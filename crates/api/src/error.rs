@@ -1,0 +1,220 @@
+//! The API's one error type and the one place where domain, database and
+//! queue errors become HTTP answers (DRF conventions: `{"detail": ...}`,
+//! validation as `{"field": ["msg"]}`). 5xx causes are logged, never sent.
+
+use crate::messages::{self, Msg};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use domain::DomainError;
+use domain::gateway::GatewayError;
+use domain::i18n::Lang;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use worker::queue::QueueError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A refusal with a message for the client (and maybe extra fields).
+    #[error("{status}: {detail}")]
+    Detail {
+        status: StatusCode,
+        detail: String,
+        extra: Map<String, Value>,
+    },
+    /// 400 with messages per field.
+    #[error("invalid input: {0:?}")]
+    Validation(BTreeMap<String, Vec<String>>),
+    /// Something that should not happen: 500, logged with its cause.
+    #[error("internal error: {source:#}")]
+    Internal {
+        lang: Lang,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, msg: Msg, lang: Lang) -> Self {
+        Self::detail(status, msg.get(lang))
+    }
+
+    pub fn detail(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError::Detail {
+            status,
+            detail: detail.into(),
+            extra: Map::new(),
+        }
+    }
+
+    /// Adds a field next to `detail` (e.g. `payment_status` on a 409).
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        if let ApiError::Detail { extra, .. } = &mut self {
+            extra.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+
+    pub fn not_found(lang: Lang) -> Self {
+        Self::new(StatusCode::NOT_FOUND, messages::NOT_FOUND, lang)
+    }
+
+    pub fn field(field: &str, msg: impl Into<String>) -> Self {
+        ApiError::Validation(BTreeMap::from([(field.to_owned(), vec![msg.into()])]))
+    }
+
+    pub fn internal(lang: Lang, source: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal {
+            lang,
+            source: source.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Detail { status, .. } => *status,
+            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        match self {
+            ApiError::Detail { detail, extra, .. } => {
+                let mut body = Map::new();
+                body.insert("detail".into(), Value::String(detail.clone()));
+                body.extend(extra.clone());
+                Value::Object(body)
+            }
+            ApiError::Validation(fields) => json!(fields),
+            ApiError::Internal { lang, .. } => json!({ "detail": messages::INTERNAL.get(*lang) }),
+        }
+    }
+
+    /// Maps a domain error; the only place this mapping exists.
+    pub fn from_domain(error: DomainError, lang: Lang) -> Self {
+        use StatusCode as S;
+        match error {
+            DomainError::PaymentNotFound(_) | DomainError::UnknownSession(_) => {
+                Self::not_found(lang)
+            }
+            DomainError::ProductNotFound(id) => Self::field(
+                "items",
+                format!("{} ({id})", messages::UNKNOWN_PRODUCT.get(lang)),
+            ),
+            DomainError::InvalidCoupon(_) => {
+                Self::field("coupon_code", messages::INVALID_COUPON.get(lang))
+            }
+            DomainError::InsufficientStock {
+                product,
+                requested,
+                available,
+            } => Self::new(S::CONFLICT, messages::INSUFFICIENT_STOCK, lang)
+                .with("product_id", product.0)
+                .with("requested", requested)
+                .with("available", available),
+            DomainError::AlreadyPaid { status, .. } => {
+                Self::new(S::CONFLICT, messages::ALREADY_PAID, lang)
+                    .with("payment_status", status.as_str())
+            }
+            DomainError::InvalidTransition { from, .. } => {
+                Self::new(S::CONFLICT, messages::CANNOT_CANCEL, lang)
+                    .with("payment_status", from.as_str())
+            }
+            DomainError::InvalidInput(reason) => Self::detail(
+                S::BAD_REQUEST,
+                format!("{}: {reason}", messages::INVALID_BODY.get(lang)),
+            ),
+            DomainError::Money(e) => Self::detail(
+                S::BAD_REQUEST,
+                format!("{}: {e}", messages::INVALID_BODY.get(lang)),
+            ),
+            DomainError::Gateway(e) => Self::from_gateway(e, lang),
+            DomainError::DatabaseUnavailable(reason) => {
+                tracing::error!(target: "payments", %reason, "database unavailable");
+                Self::new(S::SERVICE_UNAVAILABLE, messages::DATABASE_UNAVAILABLE, lang)
+            }
+            e @ DomainError::Database(_) if e.is_transient() => {
+                tracing::warn!(target: "payments", error = %e, "transient database error");
+                Self::new(S::SERVICE_UNAVAILABLE, messages::DATABASE_UNAVAILABLE, lang)
+            }
+            e @ DomainError::Database(_) => Self::internal(lang, e),
+        }
+    }
+
+    pub fn from_gateway(error: GatewayError, lang: Lang) -> Self {
+        tracing::warn!(target: "payments", error = %error, "Stripe call failed");
+        let status = if error.is_transient() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::BAD_GATEWAY
+        };
+        Self::new(status, messages::STRIPE_UNAVAILABLE, lang)
+    }
+
+    pub fn from_queue(error: QueueError, lang: Lang) -> Self {
+        match error {
+            QueueError::Unavailable(reason) => {
+                tracing::warn!(target: "payments", %reason, "Redis unavailable; job not enqueued");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    messages::QUEUE_UNAVAILABLE,
+                    lang,
+                )
+            }
+            QueueError::Database(e) => Self::from_domain(DomainError::Database(e), lang),
+        }
+    }
+}
+
+/// `result.or_api(lang)?` in handlers.
+pub trait OrApi<T> {
+    fn or_api(self, lang: Lang) -> Result<T, ApiError>;
+}
+
+impl<T> OrApi<T> for Result<T, DomainError> {
+    fn or_api(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_domain(e, lang))
+    }
+}
+
+impl<T> OrApi<T> for Result<T, diesel::result::Error> {
+    fn or_api(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_domain(DomainError::Database(e), lang))
+    }
+}
+
+impl<T> OrApi<T> for Result<T, diesel_async::pooled_connection::bb8::RunError> {
+    fn or_api(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_domain(DomainError::from(e), lang))
+    }
+}
+
+impl<T> OrApi<T> for Result<T, QueueError> {
+    fn or_api(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_queue(e, lang))
+    }
+}
+
+impl<T> OrApi<T> for Result<T, GatewayError> {
+    fn or_api(self, lang: Lang) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_gateway(e, lang))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal { source, .. } = self {
+            tracing::error!(target: "payments", error = ?source, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status());
+        if self.status() == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Token")));
+        }
+        response.json(self.body())
+    }
+}

@@ -1,0 +1,22 @@
+//! The payments HTTP API (SPEC §6): actix-web over the domain services,
+//! the Stripe gateway and the apalis-redis job queue.
+
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod idempotency;
+pub mod lang;
+pub mod messages;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod queue;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use error::ApiError;
+pub use startup::Application;

@@ -1,0 +1,63 @@
+//! Every error answer is JSON `{"detail": ...}` in the caller's language,
+//! including the ones actix produces itself (unknown route 404, 405,
+//! oversized body 413, 429 from the rate limiter, malformed path or query).
+
+use crate::lang::lang_of;
+use crate::messages::{self, Msg};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse};
+use domain::i18n::Lang;
+use serde_json::json;
+
+fn message(status: StatusCode) -> Msg {
+    match status {
+        StatusCode::NOT_FOUND => messages::NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED => messages::METHOD_NOT_ALLOWED,
+        StatusCode::PAYLOAD_TOO_LARGE => messages::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => messages::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::TOO_MANY_REQUESTS => messages::TOO_MANY_REQUESTS,
+        StatusCode::BAD_REQUEST => messages::MALFORMED_JSON,
+        _ => messages::INTERNAL,
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
+fn json_error(status: StatusCode, old: &HeaderMap, lang: Lang) -> HttpResponse {
+    let detail = match message(status) {
+        m if m == messages::INTERNAL && status.is_client_error() => {
+            status.canonical_reason().unwrap_or("Error").to_owned()
+        }
+        m => m.get(lang).to_owned(),
+    };
+    let mut response = HttpResponse::build(status);
+    for (name, value) in old {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.append_header((name.clone(), value.clone()));
+        }
+    }
+    response.json(json!({ "detail": detail }))
+}
+
+pub async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, Error> {
+    let lang = lang_of(req.headers());
+    // Handler and extractor errors arrive here already rendered as responses.
+    let res = next.call(req).await?;
+    if res.status().as_u16() < 400 || is_json(res.headers()) {
+        return Ok(res.map_into_left_body());
+    }
+    let replacement = json_error(res.status(), res.headers(), lang);
+    let (http_req, _) = res.into_parts();
+    Ok(ServiceResponse::new(http_req, replacement).map_into_right_body())
+}

@@ -1,0 +1,5 @@
+//! Cross-cutting request handling.
+
+pub mod json_errors;
+pub mod metrics;
+pub mod rate_limit;

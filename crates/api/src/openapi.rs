@@ -1,0 +1,48 @@
+//! The OpenAPI 3 document (`/api/schema/`), generated from the handlers'
+//! annotations, and the offline Swagger UI (`/api/docs/`).
+
+use crate::routes::{auth, health, payments as p, products};
+use actix_web::web;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Payments reliability API",
+        description = "SPEC §6: checkout, cancellation, expired sessions, webhooks, task status."
+    ),
+    paths(
+        auth::csrf::get_csrf,
+        auth::login::login,
+        auth::logout::logout,
+        auth::me::me,
+        products::list_products,
+        p::list::list_payments,
+        p::list::get_payment,
+        p::checkout::post_checkout,
+        p::cancel::post_cancel,
+        p::status::get_status,
+        p::sync_status::post_sync_status,
+        p::check_expired::post_check_expired_sessions,
+        p::task_status::get_task_status,
+        p::test_cancellation::get_test_cancellation,
+        p::debug_cancel::post_debug_cancel,
+        p::timeline::get_timeline,
+        p::stats::get_payment_stats,
+        p::stats::get_payment_stats_public,
+        p::webhook::post_webhook,
+        health::healthz,
+        health::readyz,
+    )
+)]
+pub struct ApiDoc;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::redirect("/api/docs", "/api/docs/"))
+        .service(
+            SwaggerUi::new("/api/docs/{_:.*}")
+                .url("/api/schema/", ApiDoc::openapi())
+                .config(Config::default().validator_url("none")),
+        );
+}

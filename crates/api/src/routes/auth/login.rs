@@ -1,0 +1,111 @@
+//! `POST /api/auth/login/`: e-mail and password; the same answer for an
+//! unknown e-mail and a wrong password (and the same Argon2 cost).
+
+use super::user_json;
+use crate::auth::csrf;
+use crate::auth::session::{SESSION_COOKIE, csrf_cookie, new_secret, session_cookie};
+use crate::error::{ApiError, OrApi};
+use crate::lang::Language;
+use crate::messages;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::auth::password::{decoy_hash, verify_password};
+use domain::models::login_session::LoginSession;
+use domain::models::user::User;
+use domain::values::email::Email;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+fn validate(body: LoginBody, lang: domain::i18n::Lang) -> Result<(Email, String), ApiError> {
+    let mut errors = BTreeMap::new();
+    let email = match body.email.as_deref().map(str::trim) {
+        None | Some("") => {
+            errors.insert(
+                "email".into(),
+                vec![messages::FIELD_REQUIRED.get(lang).into()],
+            );
+            None
+        }
+        Some(raw) => Email::parse(raw)
+            .map_err(|_| {
+                errors.insert(
+                    "email".into(),
+                    vec![messages::INVALID_EMAIL.get(lang).into()],
+                );
+            })
+            .ok(),
+    };
+    let password = body.password.filter(|p| !p.is_empty());
+    if password.is_none() {
+        errors.insert(
+            "password".into(),
+            vec![messages::FIELD_REQUIRED.get(lang).into()],
+        );
+    }
+    match (email, password) {
+        (Some(email), Some(password)) if errors.is_empty() => Ok((email, password)),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+#[utoipa::path(post, path = "/api/auth/login/", tag = "auth",
+    responses((status = 200, description = "{id, email, is_staff}; sets sessionid and rotates csrftoken"),
+              (status = 400, description = "Invalid input"),
+              (status = 401, description = "Invalid e-mail or password (same answer for both)"),
+              (status = 403, description = "CSRF failure"),
+              (status = 429, description = "Too many attempts")))]
+pub async fn login(
+    req: HttpRequest,
+    Language(lang): Language,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    csrf::check(&req, None, lang)?;
+    let (email, password) = validate(body.into_inner(), lang)?;
+    let mut conn = state.pool.get().await.or_api(lang)?;
+    let user = User::find_by_email(&mut conn, &email).await.or_api(lang)?;
+    let stored = user
+        .as_ref()
+        .map_or(decoy_hash(), |u| u.password_hash.as_str())
+        .to_owned();
+    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(|e| ApiError::internal(lang, e))?;
+    let user = match user {
+        Some(user) if verified && user.is_active => user,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                messages::INVALID_CREDENTIALS,
+                lang,
+            ));
+        }
+    };
+    // Rotation: any previous session of this browser ends, a new key starts.
+    if let Some(old) = req.cookie(SESSION_COOKIE) {
+        LoginSession::delete(&mut conn, old.value())
+            .await
+            .or_api(lang)?;
+    }
+    let key = new_secret();
+    let csrf_token = new_secret();
+    let ttl = state.settings.session_ttl;
+    let expires_at = OffsetDateTime::now_utc() + ttl;
+    LoginSession::create(&mut conn, &key, user.id, &csrf_token, expires_at)
+        .await
+        .or_api(lang)?;
+    tracing::info!(target: "payments", user_id = %user.id, "user logged in");
+    let secure = state.settings.cookie_secure;
+    Ok(HttpResponse::Ok()
+        .cookie(session_cookie(key, ttl, secure))
+        .cookie(csrf_cookie(csrf_token, secure))
+        .json(user_json(&user)))
+}

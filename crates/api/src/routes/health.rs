@@ -1,0 +1,71 @@
+//! `GET /healthz` (the process is alive) and `GET /readyz` (PostgreSQL
+//! and Redis answer; 503 naming what is down).
+
+use crate::lang::Language;
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "{status: \"ok\"}")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+async fn postgres(state: &AppState) -> Result<(), String> {
+    let check = async {
+        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()))
+}
+
+async fn redis(state: &AppState) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, state.queue.ping()).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("timed out".into()),
+    }
+}
+
+fn check(result: &Result<(), String>) -> Value {
+    match result {
+        Ok(()) => json!("ok"),
+        Err(e) => json!(format!("down: {e}")),
+    }
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "{status: \"ok\", checks: {postgres, redis}}"),
+              (status = 503, description = "{status: \"unavailable\", detail, checks} naming what is down")))]
+pub async fn readyz(Language(lang): Language, state: web::Data<AppState>) -> HttpResponse {
+    let (pg, rd) = tokio::join!(postgres(&state), redis(&state));
+    let checks = json!({ "postgres": check(&pg), "redis": check(&rd) });
+    let down: Vec<&str> = [("PostgreSQL", &pg), ("Redis", &rd)]
+        .into_iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(name, _)| name)
+        .collect();
+    if down.is_empty() {
+        return HttpResponse::Ok().json(json!({ "status": "ok", "checks": checks }));
+    }
+    let detail = format!(
+        "{}: {}",
+        lang.pick("No disponible", "Unavailable"),
+        down.join(", ")
+    );
+    HttpResponse::ServiceUnavailable().json(json!({
+        "status": "unavailable",
+        "detail": detail,
+        "checks": checks,
+    }))
+}

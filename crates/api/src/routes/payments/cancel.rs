@@ -1,0 +1,67 @@
+//! `POST /api/payments/{id}/cancel/` (SPEC §5.2): synchronous, owner or
+//! staff, idempotent; honours `Idempotency-Key`.
+
+use super::lookup::visible_payment;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, OrApi};
+use crate::idempotency::{Reply, key_of, request_hash, run_once};
+use crate::messages;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::i18n::Lang;
+use domain::services::{CancelOutcome, cancel_payment};
+use serde_json::{Value, json};
+
+/// The seed's cancel shape (+ `warning` when Stripe could not be told).
+pub fn cancel_json(outcome: &CancelOutcome, lang: Lang) -> Value {
+    let message = if outcome.already_cancelled {
+        messages::PAYMENT_ALREADY_CANCELLED
+    } else {
+        messages::PAYMENT_CANCELLED
+    };
+    let mut body = json!({
+        "status": "cancelled",
+        "payment_id": outcome.payment.id,
+        "order_id": outcome.payment.order_id,
+        "message": message.get(lang),
+        "payment_status": outcome.payment.status.as_str(),
+        "order_status": outcome.order_status.as_str(),
+    });
+    if outcome.stripe_warning.is_some() {
+        body["warning"] = Value::String(messages::STRIPE_WARNING.get(lang).to_owned());
+    }
+    body
+}
+
+#[utoipa::path(post, path = "/api/payments/{id}/cancel/", tag = "payments",
+    request_body(content = String, description = "Empty (or any JSON); part of the idempotency hash", content_type = "application/json"),
+    params(("id" = String, Path, description = "Payment UUID"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Replays the saved response")),
+    responses((status = 200, description = "{status: \"cancelled\", payment_id, order_id, message, payment_status, order_status, warning?}"),
+              (status = 404, description = "Unknown, malformed or someone else's payment"),
+              (status = 409, description = "Already paid: the payment is now COMPLETED")))]
+pub async fn post_cancel(
+    req: HttpRequest,
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let lang = auth.lang;
+    let key = key_of(&req, lang)?;
+    let view = {
+        let mut conn = state.pool.get().await.or_api(lang)?;
+        visible_payment(&mut conn, &id, &auth).await?
+    };
+    let actor = auth.actor_for(view.payment.user_id);
+    let hash = request_hash(&req, &body);
+    run_once(&state.pool, auth.user.id, key, hash, lang, async || {
+        let mut conn = state.pool.get().await.or_api(lang)?;
+        let outcome = cancel_payment(&mut conn, state.gateway.as_ref(), view.payment.id, &actor)
+            .await
+            .or_api(lang)?;
+        Ok(Reply::new(StatusCode::OK, cancel_json(&outcome, lang)))
+    })
+    .await
+}

@@ -1,0 +1,172 @@
+//! `POST /api/payments/checkout/` (SPEC §5.1): amounts computed here on
+//! the server; honours `Idempotency-Key`.
+
+use super::view::timestamp;
+use crate::auth::Authenticated;
+use crate::body::json_object;
+use crate::error::{ApiError, OrApi};
+use crate::idempotency::{Reply, key_of, request_hash, run_once};
+use crate::messages;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::ProductId;
+use domain::i18n::Lang;
+use domain::services::checkout::{MAX_LINES, MAX_QUANTITY};
+use domain::services::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+fn item(value: &Value, index: usize, lang: Lang) -> Result<CheckoutItem, String> {
+    let prefix = lang.pick("Elemento", "Item");
+    let product = value
+        .get("product_id")
+        .and_then(Value::as_i64)
+        .filter(|id| *id > 0);
+    let quantity = value.get("quantity").and_then(Value::as_i64);
+    match (product, quantity) {
+        (None, _) => Err(format!(
+            "{prefix} {index}: product_id: {}",
+            lang.pick(
+                "debe ser un entero positivo.",
+                "must be a positive integer."
+            )
+        )),
+        (Some(product), Some(quantity)) if (1..=i64::from(MAX_QUANTITY)).contains(&quantity) => {
+            Ok(CheckoutItem {
+                product_id: ProductId(product),
+                quantity: i32::try_from(quantity).unwrap_or(MAX_QUANTITY),
+            })
+        }
+        (Some(_), _) => Err(format!(
+            "{prefix} {index}: quantity: {}",
+            messages::QUANTITY_RANGE.get(lang)
+        )),
+    }
+}
+
+fn parse(
+    map: &Map<String, Value>,
+    lang: Lang,
+) -> Result<(Vec<CheckoutItem>, Option<String>), ApiError> {
+    let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let items = match map.get("items") {
+        None | Some(Value::Null) => {
+            errors.insert(
+                "items".into(),
+                vec![messages::FIELD_REQUIRED.get(lang).into()],
+            );
+            Vec::new()
+        }
+        Some(Value::Array(list)) if list.is_empty() => {
+            errors.insert("items".into(), vec![messages::ITEMS_EMPTY.get(lang).into()]);
+            Vec::new()
+        }
+        Some(Value::Array(list)) if list.len() > MAX_LINES => {
+            errors.insert(
+                "items".into(),
+                vec![messages::TOO_MANY_LINES.get(lang).into()],
+            );
+            Vec::new()
+        }
+        Some(Value::Array(list)) => {
+            let (ok, bad): (Vec<_>, Vec<_>) = list
+                .iter()
+                .enumerate()
+                .map(|(i, v)| item(v, i + 1, lang))
+                .partition(Result::is_ok);
+            if !bad.is_empty() {
+                errors.insert(
+                    "items".into(),
+                    bad.into_iter().filter_map(Result::err).collect(),
+                );
+            }
+            ok.into_iter().filter_map(Result::ok).collect()
+        }
+        Some(_) => {
+            errors.insert(
+                "items".into(),
+                vec![
+                    lang.pick("Se esperaba una lista.", "Expected a list.")
+                        .into(),
+                ],
+            );
+            Vec::new()
+        }
+    };
+    let coupon = match map.get("coupon_code") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(code)) if code.trim().is_empty() => None,
+        Some(Value::String(code)) if code.len() <= 64 => Some(code.trim().to_owned()),
+        Some(_) => {
+            errors.insert(
+                "coupon_code".into(),
+                vec![messages::INVALID_COUPON.get(lang).into()],
+            );
+            None
+        }
+    };
+    if errors.is_empty() {
+        Ok((items, coupon))
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn settings(state: &AppState) -> CheckoutSettings {
+    let frontend = &state.settings.frontend_url;
+    CheckoutSettings {
+        session_ttl: state.settings.checkout_session_ttl,
+        success_url: format!("{frontend}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: format!("{frontend}/checkout/cancel"),
+    }
+}
+
+#[utoipa::path(post, path = "/api/payments/checkout/", tag = "payments",
+    request_body(content = String, description = "{items: [{product_id, quantity}], coupon_code?}", content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the saved response for the same key and body")),
+    responses((status = 201, description = "{payment_id, order_id, session_id, checkout_url, expires_at, amount, currency}"),
+              (status = 400, description = "Invalid items, unknown product or coupon"),
+              (status = 409, description = "Insufficient stock"),
+              (status = 422, description = "Idempotency key reused with another body")))]
+pub async fn post_checkout(
+    req: HttpRequest,
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let lang = auth.lang;
+    let key = key_of(&req, lang)?;
+    let (items, coupon_code) = parse(&json_object(&body, false, lang)?, lang)?;
+    let request = CheckoutRequest {
+        user_id: auth.user.id,
+        customer_email: Some(auth.user.email.clone()),
+        items,
+        coupon_code,
+    };
+    let hash = request_hash(&req, &body);
+    run_once(&state.pool, auth.user.id, key, hash, lang, async || {
+        let mut conn = state.pool.get().await.or_api(lang)?;
+        let payment = checkout(
+            &mut conn,
+            state.gateway.as_ref(),
+            &settings(&state),
+            &request,
+        )
+        .await
+        .or_api(lang)?;
+        Ok(Reply::new(
+            StatusCode::CREATED,
+            json!({
+                "payment_id": payment.id,
+                "order_id": payment.order_id,
+                "session_id": payment.stripe_session_id,
+                "checkout_url": payment.stripe_checkout_url,
+                "expires_at": payment.expires_at.map(timestamp),
+                "amount": payment.amount().amount_string(),
+                "currency": payment.currency.as_str(),
+            }),
+        ))
+    })
+    .await
+}

@@ -1,0 +1,109 @@
+//! `GET /api/payments/test_cancellation/` (staff, or any logged-in user in
+//! development): the payments one could cancel, in the seed's shape.
+
+use super::lookup::{parse_id, visibility};
+use super::view::timestamp;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, OrApi};
+use crate::messages;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use domain::PaymentStatus;
+use domain::i18n::Lang;
+use domain::queries::payments::{PaymentView, Visibility, find_visible, list_visible};
+use domain::values::email::Email;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Deserialize)]
+pub struct TestQuery {
+    pub payment_id: Option<String>,
+    pub user_email: Option<String>,
+}
+
+/// Staff always; anyone logged in when `APP_ENV=development`.
+pub fn allowed(auth: &Authenticated, state: &AppState) -> Result<(), ApiError> {
+    if auth.is_staff() || state.settings.is_development() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            messages::PERMISSION_DENIED,
+            auth.lang,
+        ))
+    }
+}
+
+fn entry(view: &PaymentView, lang: Lang) -> Value {
+    let p = &view.payment;
+    json!({
+        "payment_id": p.id,
+        "order_id": p.order_id,
+        "payment_status": p.status.as_str(),
+        "payment_status_display": p.status.label(lang),
+        "order_status": view.order_status.as_str(),
+        "order_status_display": view.order_status.label(lang),
+        "amount": p.amount().amount_string(),
+        "currency": p.currency.as_str(),
+        "user_email": view.user_email,
+        "stripe_session_id": p.stripe_session_id,
+        "created_at": timestamp(p.created_at),
+        "stripe": {
+            "session_status": p.stripe_session_status,
+            "payment_status": p.stripe_payment_status,
+            "expires_at": p.expires_at.map(time::OffsetDateTime::unix_timestamp),
+        },
+    })
+}
+
+#[utoipa::path(get, path = "/api/payments/test_cancellation/", tag = "debug",
+    params(("payment_id" = Option<String>, Query, description = "One payment"),
+           ("user_email" = Option<String>, Query, description = "Payments of this user (staff)")),
+    responses((status = 200, description = "{message, payments: [...], test_endpoints}"),
+              (status = 403, description = "Not staff outside development")))]
+pub async fn get_test_cancellation(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    query: web::Query<TestQuery>,
+) -> Result<HttpResponse, ApiError> {
+    allowed(&auth, &state)?;
+    let lang = auth.lang;
+    let mut conn = state.pool.get().await.or_api(lang)?;
+    let views = if let Some(raw) = query.payment_id.as_deref() {
+        let id = parse_id(raw, &auth)?;
+        find_visible(&mut conn, id, visibility(&auth))
+            .await
+            .or_api(lang)?
+            .into_iter()
+            .collect()
+    } else {
+        let open = [PaymentStatus::Pending, PaymentStatus::Failed];
+        let (_, views) = list_visible(&mut conn, visibility(&auth), Some(&open), 0, 100)
+            .await
+            .or_api(lang)?;
+        match query.user_email.as_deref().map(Email::parse) {
+            Some(Ok(email)) if visibility(&auth) == Visibility::All => views
+                .into_iter()
+                .filter(|v| v.user_email.eq_ignore_ascii_case(email.as_str()))
+                .collect(),
+            Some(Err(_)) => {
+                return Err(ApiError::field(
+                    "user_email",
+                    messages::INVALID_EMAIL.get(lang),
+                ));
+            }
+            _ => views,
+        }
+    };
+    let payments: Vec<Value> = views.iter().map(|v| entry(v, lang)).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "message": messages::payments_found(lang, payments.len()),
+        "payments": payments,
+        "test_endpoints": {
+            "cancel": "POST /api/payments/{payment_id}/cancel/",
+            "status": "GET /api/payments/{payment_id}/status/",
+            "sync": "POST /api/payments/{payment_id}/sync_status/",
+        },
+    })))
+}

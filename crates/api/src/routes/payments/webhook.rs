@@ -1,0 +1,82 @@
+//! `POST /api/payments/webhook/` (SPEC §5.5): verify the signature, store
+//! the event in PostgreSQL (dedupe by id), enqueue its job, answer fast.
+//! Redis down → still 200: the event is stored and the sweep processes
+//! stored-but-unprocessed events later. Never accepted and lost.
+
+use crate::error::{ApiError, OrApi};
+use crate::lang::Language;
+use crate::messages;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::jobs::PaymentJob;
+use domain::models::stripe_event::{Stored, StoredEvent};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+pub const SIGNATURE_FAILURES: &str = "payments_webhook_signature_failures_total";
+
+/// The event's id and type, read from the verified payload.
+fn envelope(payload: &Value) -> Option<(String, String)> {
+    let id = payload.get("id")?.as_str()?.to_owned();
+    let kind = payload.get("type")?.as_str()?.to_owned();
+    (!id.is_empty() && !kind.is_empty()).then_some((id, kind))
+}
+
+#[utoipa::path(post, path = "/api/payments/webhook/", tag = "stripe",
+    request_body(content = String, description = "A Stripe event, verbatim", content_type = "application/json"),
+    params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hmac>")),
+    responses((status = 200, description = "{received: true} (duplicate: true for a redelivery)"),
+              (status = 400, description = "Bad or stale signature, or unreadable payload")))]
+pub async fn post_webhook(
+    req: HttpRequest,
+    Language(lang): Language,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let signature = req
+        .headers()
+        .get("Stripe-Signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let secret = state.settings.stripe.webhook_secret.expose_secret();
+    if let Err(e) =
+        stripe_client::webhook::verify(&body, signature, secret, OffsetDateTime::now_utc())
+    {
+        metrics::counter!(SIGNATURE_FAILURES).increment(1);
+        tracing::warn!(target: "payments", error = %e, "webhook refused: bad signature");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            messages::INVALID_SIGNATURE,
+            lang,
+        ));
+    }
+    let payload: Value = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, messages::INVALID_PAYLOAD, lang))?;
+    let (event_id, event_type) = envelope(&payload)
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, messages::INVALID_PAYLOAD, lang))?;
+    let mut conn = state.pool.get().await.or_api(lang)?;
+    let stored = StoredEvent::store(&mut conn, &event_id, &event_type, &payload)
+        .await
+        .or_api(lang)?;
+    if let Stored::Duplicate { processed } = stored {
+        tracing::info!(target: "payments", %event_id, processed, "duplicate webhook acknowledged");
+        return Ok(HttpResponse::Ok().json(json!({ "received": true, "duplicate": true })));
+    }
+    let job = PaymentJob::for_event(&event_type, event_id.clone());
+    let enqueued = match state.queue.get().await {
+        Ok(queue) => queue.enqueue(&mut conn, job, None, None).await,
+        Err(e) => Err(e),
+    };
+    match enqueued {
+        Ok(task_id) => {
+            tracing::info!(target: "payments", %event_id, %event_type, %task_id, "webhook stored and enqueued");
+        }
+        Err(e) => {
+            tracing::warn!(target: "payments", %event_id, %event_type, error = %e,
+                "webhook stored but not enqueued; the sweep will process it");
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({ "received": true })))
+}

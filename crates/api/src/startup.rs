@@ -1,0 +1,130 @@
+//! Building and running the server (zero2prod's `Application`): bind,
+//! expose the port (tests bind port 0), run until stopped. actix-web stops
+//! gracefully on SIGTERM/SIGINT, letting requests in flight finish.
+
+use crate::config::Settings;
+use crate::middleware::{json_errors::json_errors, metrics};
+use crate::queue::LazyQueue;
+use crate::state::AppState;
+use crate::{openapi, routes};
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::{Method, header};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use domain::db::{DbPool, connect_pool};
+use domain::gateway::StripeGateway;
+use secrecy::ExposeSecret;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use stripe_client::{StripeClient, StripeConfig};
+use tracing_actix_web::TracingLogger;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// The Stripe gateway the settings ask for (the emulator in development
+/// when no key is set — said loudly).
+pub fn stripe_gateway(settings: &Settings) -> anyhow::Result<Arc<dyn StripeGateway>> {
+    if settings.stripe.uses_emulator {
+        tracing::warn!(target: "payments", api_base = %settings.stripe.api_base,
+            "STRIPE_SECRET_KEY is not set: using the local Stripe EMULATOR, not Stripe");
+    }
+    let config = StripeConfig::new(
+        settings.stripe.api_base.clone(),
+        settings.stripe.secret_key.clone(),
+    );
+    Ok(Arc::new(
+        StripeClient::new(&config).context("STRIPE_API_BASE / STRIPE_SECRET_KEY")?,
+    ))
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let allowed = origins.to_vec();
+    Cors::default()
+        .allowed_origin_fn(move |origin, _| {
+            origin
+                .to_str()
+                .is_ok_and(|o| allowed.iter().any(|a| a == o))
+        })
+        .supports_credentials()
+        .allowed_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-csrftoken"),
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .max_age(3600)
+}
+
+impl Application {
+    /// Connects to PostgreSQL and Stripe as configured and binds `API_BIND`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = connect_pool(
+            settings.database_url.expose_secret(),
+            settings.database_pool_size,
+            Duration::from_secs(5),
+        )
+        .await
+        .context("DATABASE_URL")?;
+        let gateway = stripe_gateway(&settings)?;
+        let listener = TcpListener::bind(settings.api_bind)
+            .with_context(|| format!("API_BIND: cannot bind {}", settings.api_bind))?;
+        Self::from_parts(settings, pool, gateway, listener)
+    }
+
+    /// Builds on given parts (tests pass their database and Stripe).
+    pub fn from_parts(
+        settings: Settings,
+        pool: DbPool,
+        gateway: Arc<dyn StripeGateway>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        metrics::handle();
+        let queue = Arc::new(LazyQueue::new(
+            settings.redis_url.clone(),
+            settings.queue_prefix.clone(),
+        ));
+        let state = AppState {
+            pool,
+            gateway,
+            queue,
+            settings: Arc::new(settings),
+        };
+        let server = HttpServer::new(move || {
+            let settings = &state.settings;
+            let pool = state.pool.clone();
+            let per_minute = settings.login_rate_per_minute;
+            App::new()
+                .wrap(from_fn(json_errors))
+                .wrap(cors(&settings.allowed_origins))
+                .wrap(from_fn(metrics::record))
+                .wrap(TracingLogger::default())
+                .app_data(web::Data::new(state.clone()))
+                .app_data(web::PayloadConfig::new(settings.json_body_limit))
+                .app_data(web::JsonConfig::default().limit(settings.json_body_limit))
+                .configure(|cfg| routes::configure(cfg, pool, per_minute))
+                .configure(openapi::configure)
+        })
+        .shutdown_timeout(30)
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,253 @@
+//! Sessions, CSRF, tokens, staff, CORS and the login rate limit.
+
+use crate::helpers::{Options, PASSWORD, spawn_app, spawn_app_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn csrf_endpoint_sets_the_cookie_and_returns_the_token() {
+    let app = spawn_app().await;
+    let caller = app.anonymous();
+    let response = app.get_csrf(&caller).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let token = body["csrfToken"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64);
+    assert_eq!(caller.csrf_cookie().as_deref(), Some(token.as_str()));
+}
+
+#[tokio::test]
+async fn login_sets_an_http_only_lax_session_cookie_and_rotates_the_csrf_token() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let caller = app.anonymous();
+    app.get_csrf(&caller).await;
+    let before = caller.csrf_cookie().unwrap();
+    let response = app.login(&caller, &user.email, PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("sessionid="))
+        .unwrap();
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(!session.contains("Secure"), "COOKIE_SECURE is off in tests");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "id": user.id.0, "email": "ana@example.com", "is_staff": false })
+    );
+    assert_ne!(caller.csrf_cookie().unwrap(), before, "csrftoken rotated");
+}
+
+#[tokio::test]
+async fn login_without_csrf_is_403() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let caller = app.anonymous().without_csrf();
+    app.get_csrf(&caller).await;
+    let response = app.login(&caller, &user.email, PASSWORD).await;
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Falló la verificación CSRF")
+    );
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_identical_answers() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let caller = app.anonymous();
+    app.get_csrf(&caller).await;
+    let wrong = app.login(&caller, &user.email, "wrong password").await;
+    let unknown = app
+        .login(&caller, "nobody@example.com", "wrong password")
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    let wrong: Value = wrong.json().await.unwrap();
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(wrong, unknown);
+    assert_eq!(
+        wrong["detail"],
+        "Correo electrónico o contraseña no válidos."
+    );
+}
+
+#[tokio::test]
+async fn login_with_missing_fields_is_400_per_field() {
+    let app = spawn_app().await;
+    let caller = app.anonymous();
+    app.get_csrf(&caller).await;
+    let response = app
+        .post_json(&caller, "/api/auth/login/", &json!({ "email": "bad" }))
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["email"].is_array());
+    assert_eq!(body["password"], json!(["Este campo es obligatorio."]));
+}
+
+#[tokio::test]
+async fn me_requires_authentication_and_shows_the_user() {
+    let app = spawn_app().await;
+    let response = app.get(&app.anonymous(), "/api/auth/me/").await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "Las credenciales de autenticación no se proveyeron."
+    );
+    let staff = app.create_user("boss@example.com", true).await;
+    let browser = app.browser(&staff).await;
+    let body: Value = app
+        .get(&browser, "/api/auth/me/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        json!({ "id": staff.id.0, "email": "boss@example.com", "is_staff": true })
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_on_the_server() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let stolen = browser.cookie("sessionid").unwrap();
+    let response = app.post_empty(&browser, "/api/auth/logout/").await;
+    assert_eq!(response.status(), 204);
+    // Replaying the old cookie from another client no longer works.
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/auth/me/", app.address))
+        .header("Cookie", format!("sessionid={stolen}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn unsafe_cookie_requests_need_the_csrf_header() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let payment = app.paid_for_checkout(&browser, 1).await;
+    let id = payment["payment_id"].as_str().unwrap();
+    let response = app.cancel(&browser.without_csrf(), id).await;
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "Falló la verificación CSRF: falta el token CSRF."
+    );
+    let forged = browser
+        .without_csrf()
+        .request(Method::POST, &format!("/api/payments/{id}/cancel/"))
+        .header("X-CSRFToken", "0".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let english = app.cancel(&browser.without_csrf().english(), id).await;
+    let body: Value = english.json().await.unwrap();
+    assert_eq!(body["detail"], "CSRF Failed: CSRF token missing.");
+    assert_eq!(app.cancel(&browser, id).await.status(), 200);
+}
+
+#[tokio::test]
+async fn token_authentication_needs_no_csrf() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let script = app.script(&user).await.without_csrf();
+    let payment = app.paid_for_checkout(&script, 1).await;
+    let id = payment["payment_id"].as_str().unwrap();
+    assert_eq!(app.cancel(&script, id).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_401() {
+    let app = spawn_app().await;
+    let response = app
+        .anonymous()
+        .request(Method::GET, "/api/auth/me/")
+        .header("Authorization", "Token not-a-real-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["detail"], "Token inválido.");
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_with_429() {
+    let app = spawn_app_with(Options {
+        login_per_minute: 3,
+        ..Options::default()
+    })
+    .await;
+    let caller = app.anonymous();
+    app.get_csrf(&caller).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.login(&caller, "x@example.com", "nope").await.status(),
+            401
+        );
+    }
+    let response = app.login(&caller, "x@example.com", "nope").await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "Demasiadas peticiones; inténtelo más tarde."
+    );
+}
+
+#[tokio::test]
+async fn cors_allows_credentials_only_for_allowed_origins() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        reqwest::Client::new()
+            .request(Method::OPTIONS, format!("{}/api/auth/me/", app.address))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+    };
+    let allowed = preflight("http://frontend.test").await.unwrap();
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "http://frontend.test"
+    );
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-credentials")
+            .unwrap(),
+        "true"
+    );
+    let refused = preflight("http://evil.test").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

@@ -1,0 +1,187 @@
+//! `POST /api/payments/{id}/cancel/`: owner/staff, idempotent, Stripe down,
+//! already paid.
+
+use crate::helpers::spawn_app;
+use domain::PaymentId;
+use domain::models::payment::Payment;
+use reqwest::Method;
+use serde_json::{Value, json};
+use stripe_emulator::{Fault, PayOutcome};
+
+fn id_of(body: &Value) -> String {
+    body["payment_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn owner_cancels_and_gets_the_seed_shape() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let checkout = app.paid_for_checkout(&browser, 3).await;
+    assert_eq!(app.units_sold().await, 3);
+    let response = app.cancel(&browser, &id_of(&checkout)).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "status": "cancelled",
+            "payment_id": checkout["payment_id"],
+            "order_id": checkout["order_id"],
+            "message": "Pago cancelado exitosamente",
+            "payment_status": "CANCELLED",
+            "order_status": "CANCELLED",
+        })
+    );
+    assert_eq!(app.units_sold().await, 0);
+    let session = checkout["session_id"].as_str().unwrap();
+    let expired = app
+        .stripe
+        .requests()
+        .iter()
+        .any(|r| r.path.contains(&format!("{session}/expire")));
+    assert!(expired, "the Stripe session was expired");
+}
+
+#[tokio::test]
+async fn cancelling_twice_is_idempotent_and_releases_once() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await.english();
+    let id = id_of(&app.paid_for_checkout(&browser, 2).await);
+    assert_eq!(app.cancel(&browser, &id).await.status(), 200);
+    let again = app.cancel(&browser, &id).await;
+    assert_eq!(again.status(), 200);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["message"], "Payment was already cancelled");
+    assert_eq!(body["payment_status"], "CANCELLED");
+    assert_eq!(app.units_sold().await, 0);
+    domain::testing::check_invariants(&mut *app.db.conn().await)
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn cancel_of_someone_elses_payment_is_404() {
+    let app = spawn_app().await;
+    let ana = app.create_user("ana@example.com", false).await;
+    let eve = app.create_user("eve@example.com", false).await;
+    let id = id_of(&app.paid_for_checkout(&app.browser(&ana).await, 1).await);
+    let response = app.cancel(&app.browser(&eve).await, &id).await;
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["detail"], "No encontrado.");
+    assert_eq!(app.units_sold().await, 1, "nothing released");
+}
+
+#[tokio::test]
+async fn staff_cancels_anyones_payment_and_the_audit_says_staff() {
+    let app = spawn_app().await;
+    let ana = app.create_user("ana@example.com", false).await;
+    let boss = app.create_user("boss@example.com", true).await;
+    let id = id_of(&app.paid_for_checkout(&app.browser(&ana).await, 1).await);
+    assert_eq!(
+        app.cancel(&app.browser(&boss).await, &id).await.status(),
+        200
+    );
+    let mut conn = app.db.conn().await;
+    let history = domain::audit::history(
+        &mut conn,
+        domain::audit::Entity::Payment(id.parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(history.last().unwrap().source, "staff");
+    assert_eq!(history.last().unwrap().actor, "boss@example.com");
+}
+
+#[tokio::test]
+async fn cancel_with_a_malformed_uuid_is_404() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let response = app.cancel(&app.browser(&user).await, "not-a-uuid").await;
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["detail"], "No encontrado.");
+}
+
+#[tokio::test]
+async fn cancel_when_stripe_is_down_answers_200_with_a_warning_and_remembers_stripe() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let id = id_of(&app.paid_for_checkout(&browser, 1).await);
+    app.stripe.inject_fault(Fault {
+        count: 20,
+        status: Some(503),
+        retry_after: None,
+        delay_ms: 0,
+        path_prefix: Some("/v1/checkout/sessions".into()),
+        method: None,
+    });
+    let response = app.cancel(&browser, &id).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["payment_status"], "CANCELLED");
+    assert_eq!(
+        body["warning"],
+        "Cancelado localmente; no se pudo contactar con Stripe y la sesión se expirará más tarde."
+    );
+    assert_eq!(app.units_sold().await, 0);
+    let payment = Payment::find(&mut *app.db.conn().await, id.parse::<PaymentId>().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        payment.stripe_expire_pending,
+        "the sweep will expire the session"
+    );
+}
+
+#[tokio::test]
+async fn cancel_of_an_already_paid_payment_is_409_and_records_completed() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let checkout = app.paid_for_checkout(&browser, 1).await;
+    app.stripe
+        .pay_session(
+            checkout["session_id"].as_str().unwrap(),
+            PayOutcome::Succeed,
+        )
+        .unwrap();
+    let response = app.cancel(&browser, &id_of(&checkout)).await;
+    assert_eq!(response.status(), 409);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["payment_status"], "COMPLETED");
+    assert_eq!(body["detail"], "El pago ya se completó en Stripe.");
+    let status: Value = app
+        .status(&browser, &id_of(&checkout))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["payment_status"], "COMPLETED");
+    assert_eq!(status["order_status"], "COMPLETED");
+    assert_eq!(app.units_sold().await, 1, "sold, not released");
+}
+
+#[tokio::test]
+async fn cancel_honours_idempotency_keys() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let id = id_of(&app.paid_for_checkout(&browser, 1).await);
+    let send = || {
+        browser
+            .request(Method::POST, &format!("/api/payments/{id}/cancel/"))
+            .header("Idempotency-Key", "cancel-1")
+            .send()
+    };
+    let first: Value = send().await.unwrap().json().await.unwrap();
+    let second = send().await.unwrap();
+    assert_eq!(second.headers().get("idempotent-replayed").unwrap(), "true");
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(second["message"], "Pago cancelado exitosamente");
+}

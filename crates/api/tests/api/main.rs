@@ -1,0 +1,10 @@
+//! Integration tests of the payments API: one binary, one module per feature.
+
+mod auth;
+mod cancel;
+mod checkout;
+mod helpers;
+mod operations;
+mod payments;
+mod tasks;
+mod webhook;

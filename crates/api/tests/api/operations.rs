@@ -1,0 +1,191 @@
+//! Health, readiness, OpenAPI, docs, metrics, JSON errors, and the
+//! cancel/webhook/sweep race.
+
+use crate::helpers::{
+    DEAD_REDIS_URL, Options, WEBHOOK_SECRET, gateway, now, spawn_app, spawn_app_with,
+};
+use domain::events::StripeEvent;
+use domain::jobs::SweepTrigger;
+use domain::services::{EventParser, SweepOptions, process_stored_event, run_sweep};
+use serde_json::Value;
+use std::time::Duration;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_ok() {
+    let app = spawn_app().await;
+    let health = reqwest::get(format!("{}/healthz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["postgres"], "ok");
+    assert_eq!(body["checks"]["redis"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_is_503_naming_redis_when_it_is_down_while_sync_endpoints_work() {
+    let app = spawn_app_with(Options {
+        redis_url: DEAD_REDIS_URL.into(),
+        ..Options::default()
+    })
+    .await;
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["postgres"], "ok");
+    assert!(
+        body["checks"]["redis"]
+            .as_str()
+            .unwrap()
+            .starts_with("down")
+    );
+    assert_eq!(body["detail"], "No disponible: Redis");
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let checkout = app.paid_for_checkout(&browser, 1).await;
+    let id = checkout["payment_id"].as_str().unwrap();
+    assert_eq!(app.cancel(&browser, id).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_schema_lists_every_path_of_the_spec_and_the_docs_work_offline() {
+    let app = spawn_app().await;
+    let schema: Value = reqwest::get(format!("{}/api/schema/", app.address))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(schema["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = schema["paths"].as_object().unwrap();
+    for path in [
+        "/api/auth/csrf/",
+        "/api/auth/login/",
+        "/api/auth/logout/",
+        "/api/auth/me/",
+        "/api/products/",
+        "/api/payments/checkout/",
+        "/api/payments/",
+        "/api/payments/{id}/",
+        "/api/payments/{id}/cancel/",
+        "/api/payments/{id}/status/",
+        "/api/payments/{id}/sync_status/",
+        "/api/payments/check_expired_sessions/",
+        "/api/payments/task_status/",
+        "/api/payments/test_cancellation/",
+        "/api/payments/{id}/debug_cancel/",
+        "/api/payments/{id}/timeline/",
+        "/api/payments/payment_stats/",
+        "/api/payments/payment_stats_public/",
+        "/api/payments/webhook/",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the schema");
+    }
+    let docs = reqwest::get(format!("{}/api/docs/", app.address))
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("swagger"), "Swagger UI page");
+    for cdn in ["unpkg.com", "cdn.jsdelivr.net", "cdnjs"] {
+        assert!(!html.contains(cdn), "docs page loads from {cdn}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route() {
+    let app = spawn_app().await;
+    reqwest::get(format!("{}/healthz", app.address))
+        .await
+        .unwrap();
+    let text = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("payments_api_http_requests_total"), "{text}");
+    assert!(text.contains("route=\"/healthz\""));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_answer_json() {
+    let app = spawn_app().await;
+    let missing = reqwest::get(format!("{}/api/nothing/", app.address))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["detail"], "No encontrado.");
+    let wrong = reqwest::Client::new()
+        .delete(format!("{}/api/payments/checkout/", app.address))
+        .header("Accept-Language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["detail"], "Method not allowed.");
+}
+
+struct Parser;
+
+impl EventParser for Parser {
+    fn parse(&self, payload: &[u8]) -> Result<StripeEvent, String> {
+        stripe_client::webhook::parse_event(payload).map_err(|e| e.to_string())
+    }
+}
+
+#[tokio::test]
+async fn parallel_cancel_webhook_and_sweep_release_the_stock_once() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let checkout = app.paid_for_checkout(&browser, 3).await;
+    let session_id = checkout["session_id"].as_str().unwrap();
+    let payment_id = checkout["payment_id"].as_str().unwrap();
+    app.stripe.expire_session(session_id).unwrap();
+    let event = app
+        .stripe
+        .events()
+        .into_iter()
+        .find(|e| {
+            e["type"] == "checkout.session.expired" && e["data"]["object"]["id"] == session_id
+        })
+        .expect("the emulator emitted checkout.session.expired");
+    let event_id = event["id"].as_str().unwrap().to_owned();
+    let stripe = gateway(app.stripe.base_url());
+    let mut opts = SweepOptions::new(SweepTrigger::Oneoff);
+    opts.force = true;
+    opts.session_ttl = Duration::ZERO;
+    opts.event_grace = Duration::ZERO;
+
+    let cancel = app.cancel(&browser, payment_id);
+    let webhook = async {
+        let response = app.webhook(&event, WEBHOOK_SECRET, now()).await;
+        assert_eq!(response.status(), 200);
+        // What the worker does with the job.
+        let mut conn = app.db.conn().await;
+        let _ = process_stored_event(&mut conn, stripe.as_ref(), &Parser, &event_id).await;
+    };
+    let sweep = run_sweep(app.db.pool(), stripe.as_ref(), &Parser, &opts, None);
+    let (cancelled, (), swept) = tokio::join!(cancel, webhook, sweep);
+    assert_eq!(cancelled.status(), 200);
+    swept.expect("sweep ran");
+
+    assert_eq!(app.units_sold().await, 0, "released exactly once");
+    let mut conn = app.db.conn().await;
+    domain::testing::check_invariants(&mut conn)
+        .await
+        .assert_ok();
+    let status: Value = app.status(&browser, payment_id).await.json().await.unwrap();
+    assert_eq!(status["payment_status"], "CANCELLED");
+}

@@ -1,0 +1,134 @@
+//! `POST /api/payments/webhook/`: signature, storage, dedupe, Redis down.
+
+use crate::helpers::{
+    DEAD_REDIS_URL, Options, TestApp, WEBHOOK_SECRET, now, session_event, spawn_app, spawn_app_with,
+};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use domain::models::stripe_event::StoredEvent;
+use domain::schema::{stripe_events, task_records};
+use serde_json::{Value, json};
+
+fn event(id: &str) -> Value {
+    session_event(
+        id,
+        "checkout.session.expired",
+        &json!({ "id": "cs_test_unknown", "object": "checkout.session", "status": "expired",
+                 "payment_status": "unpaid", "expires_at": now(), "metadata": {} }),
+    )
+}
+
+async fn stored_events(app: &TestApp) -> i64 {
+    stripe_events::table
+        .count()
+        .get_result(&mut *app.db.conn().await)
+        .await
+        .unwrap()
+}
+
+async fn task_count(app: &TestApp) -> i64 {
+    task_records::table
+        .count()
+        .get_result(&mut *app.db.conn().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_400_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let response = app.webhook(&event("evt_bad"), "whsec_wrong", now()).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["detail"], "Firma no válida");
+    assert_eq!(stored_events(&app).await, 0);
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("payments_webhook_signature_failures_total"));
+}
+
+#[tokio::test]
+async fn a_stale_signature_is_400() {
+    let app = spawn_app().await;
+    let response = app
+        .webhook(&event("evt_old"), WEBHOOK_SECRET, now() - 600)
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(stored_events(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_missing_signature_is_400() {
+    let app = spawn_app().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/payments/webhook/", app.address))
+        .json(&event("evt_unsigned"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_valid_event_is_stored_and_its_job_enqueued() {
+    let app = spawn_app().await;
+    let response = app.webhook(&event("evt_1"), WEBHOOK_SECRET, now()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({ "received": true }));
+    let stored = StoredEvent::find(&mut *app.db.conn().await, "evt_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.event_type, "checkout.session.expired");
+    assert!(stored.processed_at.is_none(), "the worker processes it");
+    let job: String = task_records::table
+        .select(task_records::job_name)
+        .first(&mut *app.db.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(job, "checkout_session_expired");
+}
+
+#[tokio::test]
+async fn a_duplicate_delivered_concurrently_is_stored_and_enqueued_once() {
+    let app = spawn_app().await;
+    let payload = event("evt_dup");
+    let deliveries = (0..8).map(|_| app.webhook(&payload, WEBHOOK_SECRET, now()));
+    let responses = futures::future::join_all(deliveries).await;
+    let mut duplicates = 0;
+    for response in responses {
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        if body["duplicate"] == true {
+            duplicates += 1;
+        }
+    }
+    assert_eq!(duplicates, 7);
+    assert_eq!(stored_events(&app).await, 1);
+    assert_eq!(task_count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn with_redis_down_the_event_is_still_stored_and_acknowledged() {
+    let app = spawn_app_with(Options {
+        redis_url: DEAD_REDIS_URL.into(),
+        ..Options::default()
+    })
+    .await;
+    let response = app
+        .webhook(&event("evt_no_redis"), WEBHOOK_SECRET, now())
+        .await;
+    assert_eq!(response.status(), 200);
+    let stored = StoredEvent::find(&mut *app.db.conn().await, "evt_no_redis")
+        .await
+        .unwrap();
+    assert!(
+        stored.is_some_and(|e| e.processed_at.is_none()),
+        "stored, waiting for the sweep"
+    );
+}
