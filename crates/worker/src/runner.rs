@@ -17,7 +17,8 @@ use crate::metrics as m;
 use crate::queue::queue_config;
 use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
 use apalis_redis::{Config, RedisStorage};
-use domain::jobs::{CleanExpiredSessions, PAYMENTS_QUEUE, PaymentJob, SWEEP_QUEUE};
+use domain::jobs::{PAYMENTS_QUEUE, SWEEP_QUEUE};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,7 +62,7 @@ async fn run_payments_worker(
     stop: watch::Receiver<bool>,
 ) -> Result<(), WorkerError> {
     let n = ctx.config.worker_concurrency;
-    let storage = RedisStorage::<PaymentJob>::new(ctx.queue.redis())
+    let storage = RedisStorage::<Value>::new(ctx.queue.redis())
         .with_config(worker_queue_config(&ctx, PAYMENTS_QUEUE, n))
         .poll_with_interval(ctx.config.queue.poll_interval);
     let worker = WorkerBuilder::new(name)
@@ -82,7 +83,7 @@ async fn run_sweep_worker(
     stop: watch::Receiver<bool>,
 ) -> Result<(), WorkerError> {
     // One sweep at a time per process; the sweep has its own concurrency.
-    let storage = RedisStorage::<CleanExpiredSessions>::new(ctx.queue.redis())
+    let storage = RedisStorage::<Value>::new(ctx.queue.redis())
         .with_config(worker_queue_config(&ctx, SWEEP_QUEUE, 1))
         .poll_with_interval(ctx.config.queue.poll_interval);
     let worker = WorkerBuilder::new(name)

@@ -320,6 +320,30 @@ where
     Ok(json!({ "retry_scheduled": retry_id, "in_secs": delay.as_secs_f64(), "error": message }))
 }
 
+/// A task whose payload is not a job this build knows (pushed by hand, or
+/// by a newer/older release): recorded as FAILURE and killed, instead of
+/// being dropped by apalis's decoder and left in a worker's inflight set.
+pub async fn reject_unreadable(
+    ctx: &AppContext,
+    task: &TaskRef,
+    queue: &'static str,
+    error: &serde_json::Error,
+) -> Result<Value, BoxDynError> {
+    let message = format!("unreadable job payload on {queue}: {error}");
+    tracing::error!(target: "payments", task_id = %task.task_id, error = %message, "task rejected");
+    record(
+        ctx,
+        &task.record_id,
+        TaskState::Failure,
+        task.attempt,
+        None,
+        Some(&message),
+    )
+    .await;
+    m::job_finished("unreadable", "failure", Duration::ZERO);
+    Err(Box::new(AbortError::new(message)))
+}
+
 async fn fail<T>(
     ctx: &AppContext,
     info: &TaskInfo<'_, T>,

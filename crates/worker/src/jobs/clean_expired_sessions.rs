@@ -6,9 +6,9 @@
 use crate::chain::{self, LinkCheck};
 use crate::context::AppContext;
 use crate::metrics as m;
-use crate::tasks::{JobError, TaskInfo, TaskRef, run_tracked};
+use crate::tasks::{JobError, TaskInfo, TaskRef, reject_unreadable, run_tracked};
 use apalis::prelude::{BoxDynError, Data, TaskId};
-use domain::jobs::{CleanExpiredSessions, SweepTrigger};
+use domain::jobs::{CleanExpiredSessions, SWEEP_QUEUE, SweepTrigger};
 use domain::services::{SweepOptions, SweepReport, run_sweep};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -16,11 +16,15 @@ use std::time::Duration;
 
 /// The apalis handler of the sweep queue.
 pub async fn handle_sweep_job(
-    job: CleanExpiredSessions,
+    raw: Value,
     id: TaskId,
     ctx: Data<Arc<AppContext>>,
 ) -> Result<Value, BoxDynError> {
     let task = TaskRef::parse(&id);
+    let job: CleanExpiredSessions = match serde_json::from_value(raw) {
+        Ok(job) => job,
+        Err(e) => return reject_unreadable(&ctx, &task, SWEEP_QUEUE, &e).await,
+    };
     let storage = ctx.queue.sweep_storage();
     let info = TaskInfo {
         job_name: CleanExpiredSessions::NAME,

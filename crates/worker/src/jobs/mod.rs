@@ -10,20 +10,26 @@ pub mod payment_failed;
 pub mod stripe_event;
 
 use crate::context::AppContext;
-use crate::tasks::{JobError, TaskInfo, TaskRef, run_tracked};
+use crate::tasks::{JobError, TaskInfo, TaskRef, reject_unreadable, run_tracked};
 use apalis::prelude::{BoxDynError, Data, TaskId};
-use domain::jobs::PaymentJob;
+use domain::jobs::{PAYMENTS_QUEUE, PaymentJob};
 use domain::services::process_stored_event;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The apalis handler of the payments queue.
+/// The apalis handler of the payments queue. The worker consumes raw JSON
+/// and decodes here, so a payload it cannot read becomes a recorded
+/// failure rather than a task apalis silently drops.
 pub async fn handle_payment_job(
-    job: PaymentJob,
+    raw: Value,
     id: TaskId,
     ctx: Data<Arc<AppContext>>,
 ) -> Result<Value, BoxDynError> {
     let task = TaskRef::parse(&id);
+    let job: PaymentJob = match serde_json::from_value(raw) {
+        Ok(job) => job,
+        Err(e) => return reject_unreadable(&ctx, &task, PAYMENTS_QUEUE, &e).await,
+    };
     let storage = ctx.queue.payments_storage();
     let payment_id = match &job {
         PaymentJob::ManualPaymentCancellation { payment_id, .. } => Some(*payment_id),

@@ -176,7 +176,7 @@ async fn checkout_with(
 ) -> domain::models::payment::Payment {
     use domain::services::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
     let settings = CheckoutSettings {
-        session_ttl: Duration::from_secs(1800),
+        session_ttl: Duration::from_secs(1900),
         success_url: "http://shop.test/ok".into(),
         cancel_url: "http://shop.test/cart".into(),
     };
@@ -281,6 +281,21 @@ async fn dead_man_switch_reseeds_a_chain_whose_scheduled_job_was_deleted() {
     let again = wait_for_new_link(&env, reseeded.task_id.as_deref().unwrap()).await;
     assert_eq!(again.health, ChainHealth::Healthy);
     assert!(scheduled(&env).await.len() <= 1);
+    // The workers, unregistered by the flush, restarted by themselves.
+    let job = CleanExpiredSessions {
+        trigger: SweepTrigger::Oneoff,
+        dry_run: true,
+        force: false,
+        chain_token: None,
+    };
+    let id = env
+        .queue
+        .enqueue_sweep(&mut *env.db.conn().await, job, None, None)
+        .await
+        .expect("enqueued");
+    assert!(is_success(
+        &env.wait_finished(&id, Duration::from_secs(15)).await
+    ));
     let metrics = worker::metrics::install().render();
     assert!(
         metrics.contains("payments_sweep_chain_reseeds_total"),
@@ -299,4 +314,14 @@ async fn wait_for_new_link(env: &TestEnv, old: &str) -> chain::ChainStatus {
         assert!(Instant::now() < deadline, "not re-seeded: {st:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn auto_cleanup_false_starts_no_chain() {
+    let env = TestEnv::with(&[("AUTO_CLEANUP", "false")]).await;
+    let worker = env.start_worker().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(status(&env).await.health, ChainHealth::Missing);
+    assert!(scheduled(&env).await.is_empty());
+    worker.shutdown().await;
 }

@@ -276,3 +276,57 @@ async fn the_board_shows_queues_tasks_workers_chain_health_and_metrics() {
     assert_eq!(task.status(), 200);
     worker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreadable_job_payload_does_not_stop_the_worker() {
+    let env = TestEnv::new().await;
+    let worker = env.start_worker().await;
+    let raw: apalis_redis::RedisStorage<serde_json::Value> =
+        apalis_redis::RedisStorage::new(env.queue.redis()).with_config(
+            worker::queue::queue_config(&env.prefix, domain::jobs::PAYMENTS_QUEUE),
+        );
+    worker::tasks::push_with_id(
+        &raw,
+        serde_json::json!({ "job": "no_such_job", "x": 1 }),
+        "bad-payload-1",
+        Duration::ZERO,
+    )
+    .await
+    .expect("pushed");
+    let payment = env.checkout().await;
+    let id = enqueue(&env, cancel_job(&payment)).await;
+    let record = env.wait_finished(&id, Duration::from_secs(15)).await;
+    assert!(is_success(&record), "{record:?}");
+    let config = worker::queue::queue_config(&env.prefix, domain::jobs::PAYMENTS_QUEUE);
+    let mut conn = env.queue.redis();
+    let meta: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{}:bad-payload-1", config.job_meta_hash()))
+        .query_async(&mut conn)
+        .await
+        .expect("meta");
+    let scheduled: Option<f64> = redis::cmd("ZSCORE")
+        .arg(config.scheduled_jobs_set())
+        .arg("bad-payload-1")
+        .query_async(&mut conn)
+        .await
+        .expect("zscore");
+    assert_eq!(
+        meta.get("status").map(String::as_str),
+        Some("Killed"),
+        "{meta:?}"
+    );
+    assert_eq!(scheduled, None, "not retried");
+    worker.shutdown().await;
+}
+
+#[test]
+fn a_bad_setting_stops_the_binary_at_start_naming_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_payments-worker"))
+        .env_clear()
+        .env("CLEANUP_INTERVAL_BUSY_SECS", "five minutes")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CLEANUP_INTERVAL_BUSY_SECS"), "{stderr}");
+}

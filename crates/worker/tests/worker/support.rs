@@ -166,7 +166,7 @@ impl TestEnv {
     pub async fn checkout(&self) -> Payment {
         let mut conn = self.db.conn().await;
         let settings = CheckoutSettings {
-            session_ttl: Duration::from_secs(1800),
+            session_ttl: Duration::from_secs(1900),
             success_url: "http://shop.test/ok".into(),
             cancel_url: "http://shop.test/cart".into(),
         };
