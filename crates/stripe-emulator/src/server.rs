@@ -84,21 +84,30 @@ impl Emulator {
             base_url,
             app,
             server_handle,
-            server_task,
+            server_task: Some(server_task),
             tick_task,
         })
     }
 }
 
-/// A running emulator. Dropping it leaves the server running until the
-/// runtime ends; call [`EmulatorHandle::stop`] to stop it earlier.
+/// A running emulator. Dropping it stops the server (without waiting);
+/// [`EmulatorHandle::stop`] stops it and waits.
 pub struct EmulatorHandle {
     addr: SocketAddr,
     base_url: String,
     app: web::Data<App>,
     server_handle: ServerHandle,
-    server_task: JoinHandle<std::io::Result<()>>,
+    server_task: Option<JoinHandle<std::io::Result<()>>>,
     tick_task: JoinHandle<()>,
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        self.tick_task.abort();
+        // The stop command is sent when `stop` is called; the returned
+        // future only waits for it to finish.
+        drop(self.server_handle.stop(false));
+    }
 }
 
 impl EmulatorHandle {
@@ -164,16 +173,19 @@ impl EmulatorHandle {
     }
 
     /// Serves until the server stops (the binary's main loop).
-    pub async fn wait(self) -> std::io::Result<()> {
-        let result = self.server_task.await;
-        self.tick_task.abort();
-        result.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        let Some(task) = self.server_task.take() else {
+            return Ok(());
+        };
+        task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.tick_task.abort();
         self.server_handle.stop(true).await;
-        let _ = self.server_task.await;
+        if let Some(task) = self.server_task.take() {
+            let _ = task.await;
+        }
     }
 
     /// Stops the server when `.stop(true).await` is called on it, e.g. from
