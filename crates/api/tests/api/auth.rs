@@ -251,3 +251,28 @@ async fn cors_allows_credentials_only_for_allowed_origins() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn an_expired_session_no_longer_authenticates() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    assert_eq!(app.get(&browser, "/api/auth/me/").await.status(), 200);
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE sessions SET expires_at = now() - interval '1 minute'"),
+        &mut *app.db.conn().await,
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.get(&browser, "/api/auth/me/").await.status(), 401);
+}
+
+#[tokio::test]
+async fn the_csrf_endpoint_gives_the_session_token_once_logged_in() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let cookie = browser.csrf_cookie().unwrap();
+    let body: Value = app.get_csrf(&browser).await.json().await.unwrap();
+    assert_eq!(body["csrfToken"], cookie);
+}

@@ -234,3 +234,31 @@ async fn a_double_clicked_pay_never_makes_two_orders() {
     assert_eq!(payments_count(&app).await, 1);
     assert_eq!(app.units_sold().await, 1);
 }
+
+#[tokio::test]
+async fn a_coupon_discounts_the_amount_and_an_invalid_one_is_400() {
+    let app = spawn_app().await;
+    domain::testing::seed_coupon(&mut *app.db.conn().await, "WELCOME10", 10, None).await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let body = json!({ "items": [{ "product_id": app.product.0, "quantity": 2 }], "coupon_code": "WELCOME10" });
+    let response = app
+        .post_json(&browser, "/api/payments/checkout/", &body)
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["amount"], "18.00");
+    let bad =
+        json!({ "items": [{ "product_id": app.product.0, "quantity": 1 }], "coupon_code": "NOPE" });
+    let response = app
+        .post_json(&browser, "/api/payments/checkout/", &bad)
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["coupon_code"], json!(["El cupón no es válido."]));
+    assert_eq!(
+        app.units_sold().await,
+        2,
+        "the refused checkout reserved nothing"
+    );
+}

@@ -67,7 +67,6 @@ pub struct TestApp {
     pub db: TestDatabase,
     pub stripe: EmulatorHandle,
     pub queue_prefix: String,
-    pub redis_url: String,
     pub product: ProductId,
 }
 
@@ -137,7 +136,6 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         db,
         stripe,
         queue_prefix: prefix,
-        redis_url: options.redis_url,
         product,
     }
 }

@@ -359,3 +359,34 @@ async fn stats_are_for_staff_and_public_counts_carry_no_money() {
         })
     );
 }
+
+#[tokio::test]
+async fn sync_status_without_a_session_says_no_session() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let id = id_of(&app.paid_for_checkout(&browser, 1).await);
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE payments SET stripe_session_id = NULL"),
+        &mut *app.db.conn().await,
+    )
+    .await
+    .unwrap();
+    let body: Value = app
+        .sync_status(&browser.english(), &id)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "status": "no_session",
+            "message": "The payment has no Stripe session",
+            "payment_status": "PENDING",
+            "stripe_status": null,
+        })
+    );
+    let status: Value = app.status(&browser, &id).await.json().await.unwrap();
+    assert_eq!(status["stripe"], Value::Null);
+}

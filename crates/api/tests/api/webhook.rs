@@ -132,3 +132,57 @@ async fn with_redis_down_the_event_is_still_stored_and_acknowledged() {
         "stored, waiting for the sweep"
     );
 }
+
+struct Parser;
+
+impl domain::services::EventParser for Parser {
+    fn parse(&self, payload: &[u8]) -> Result<domain::events::StripeEvent, String> {
+        stripe_client::webhook::parse_event(payload).map_err(|e| e.to_string())
+    }
+}
+
+#[tokio::test]
+async fn an_event_stored_while_redis_was_down_is_processed_later_by_the_sweep() {
+    let app = spawn_app_with(Options {
+        redis_url: DEAD_REDIS_URL.into(),
+        ..Options::default()
+    })
+    .await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let checkout = app.paid_for_checkout(&browser, 2).await;
+    let session_id = checkout["session_id"].as_str().unwrap();
+    app.stripe.expire_session(session_id).unwrap();
+    let event = app
+        .stripe
+        .events()
+        .into_iter()
+        .find(|e| {
+            e["type"] == "checkout.session.expired" && e["data"]["object"]["id"] == session_id
+        })
+        .unwrap();
+    let response = app.webhook(&event, WEBHOOK_SECRET, now()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.units_sold().await, 2, "not processed yet");
+    // The worker's sweep picks up stored events that were never processed.
+    let mut opts = domain::services::SweepOptions::new(domain::jobs::SweepTrigger::Oneoff);
+    opts.event_grace = std::time::Duration::ZERO;
+    let stripe = crate::helpers::gateway(app.stripe.base_url());
+    let report = domain::services::run_sweep(app.db.pool(), stripe.as_ref(), &Parser, &opts, None)
+        .await
+        .unwrap();
+    assert!(report.events_processed >= 1, "{report:?}");
+    let stored = StoredEvent::find(&mut *app.db.conn().await, event["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.processed_at.is_some());
+    assert_eq!(app.units_sold().await, 0);
+    let status: Value = app
+        .status(&browser, checkout["payment_id"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["payment_status"], "CANCELLED");
+}
