@@ -1,6 +1,7 @@
 //! `stripe-emulator [--bind ADDR] [--webhook-url URL]... [--webhook-secret SECRET]`
 
 use clap::Parser;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use stripe_emulator::config::{DEFAULT_BIND, DEFAULT_WEBHOOK_SECRET};
 use stripe_emulator::{Emulator, EmulatorConfig};
