@@ -6,6 +6,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod janitor;
 pub mod lang;
 pub mod messages;
 pub mod middleware;

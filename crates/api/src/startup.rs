@@ -93,6 +93,7 @@ impl Application {
             settings.redis_url.clone(),
             settings.queue_prefix.clone(),
         ));
+        crate::janitor::spawn(pool.clone());
         let state = AppState {
             pool,
             gateway,

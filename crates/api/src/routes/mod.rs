@@ -12,6 +12,9 @@ use actix_web::web::{self, get, post, resource};
 use domain::db::DbPool;
 use payments as p;
 
+/// Largest webhook body accepted.
+pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
+
 pub fn configure(cfg: &mut web::ServiceConfig, pool: DbPool, login_per_minute: u64) {
     cfg.route("/healthz", get().to(health::healthz))
         .route("/readyz", get().to(health::readyz))
@@ -45,7 +48,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, pool: DbPool, login_per_minute: u
             resource("/api/payments/payment_stats_public/")
                 .route(get().to(p::stats::get_payment_stats_public)),
         )
-        .service(resource("/api/payments/webhook/").route(post().to(p::webhook::post_webhook)))
+        .service(
+            resource("/api/payments/webhook/")
+                // Stripe events can be larger than the JSON limit of user requests.
+                .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
+                .route(post().to(p::webhook::post_webhook)),
+        )
         .service(resource("/api/payments/{id}/").route(get().to(p::list::get_payment)))
         .service(resource("/api/payments/{id}/cancel/").route(post().to(p::cancel::post_cancel)))
         .service(resource("/api/payments/{id}/status/").route(get().to(p::status::get_status)))
