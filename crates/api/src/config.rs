@@ -54,6 +54,9 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// Login attempts allowed per client address and minute.
     pub login_rate_per_minute: u64,
+    /// Take the client address from `Forwarded`/`X-Forwarded-For` (only
+    /// behind a proxy that sets them; otherwise clients could spoof it).
+    pub trust_forwarded_for: bool,
     pub json_body_limit: usize,
     pub log_format: LogFormat,
 }
@@ -221,6 +224,7 @@ impl Settings {
             checkout_session_ttl: ttl()?,
             session_ttl: Duration::from_secs(parsed("SESSION_TTL_SECS", 14 * 24 * 3600)?),
             login_rate_per_minute: parsed("LOGIN_RATE_PER_MINUTE", 10)?,
+            trust_forwarded_for: boolean("TRUST_FORWARDED_FOR", false)?,
             json_body_limit: parsed("JSON_BODY_LIMIT_BYTES", 64 * 1024)?,
             log_format: parsed("LOG_FORMAT", LogFormat::Text)?,
         })

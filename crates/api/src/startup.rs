@@ -103,7 +103,10 @@ impl Application {
         let server = HttpServer::new(move || {
             let settings = &state.settings;
             let pool = state.pool.clone();
-            let per_minute = settings.login_rate_per_minute;
+            let limit = routes::LoginLimit {
+                per_minute: settings.login_rate_per_minute,
+                trust_forwarded_for: settings.trust_forwarded_for,
+            };
             App::new()
                 .wrap(from_fn(json_errors))
                 .wrap(cors(&settings.allowed_origins))
@@ -112,7 +115,7 @@ impl Application {
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(settings.json_body_limit))
                 .app_data(web::JsonConfig::default().limit(settings.json_body_limit))
-                .configure(|cfg| routes::configure(cfg, pool, per_minute))
+                .configure(|cfg| routes::configure(cfg, pool, limit))
                 .configure(openapi::configure)
         })
         .shutdown_timeout(30)

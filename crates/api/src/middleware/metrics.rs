@@ -1,5 +1,6 @@
-//! Prometheus metrics: request counts and latency per route, plus the
-//! counters handlers add (e.g. webhook signature failures).
+//! Prometheus metrics (request counts and latency per route, plus the
+//! counters handlers add, e.g. webhook signature failures) and the access
+//! log line of every request.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -54,8 +55,12 @@ pub async fn record(
         ("route", route),
         ("status", status.to_string()),
     ];
+    let elapsed = started.elapsed();
+    // The access log line; tracing-actix-web's span adds the request id.
+    tracing::info!(target: "payments", method = %labels[0].1, route = %labels[1].1,
+        status, latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX), "request served");
     metrics::counter!(REQUESTS, &labels).increment(1);
-    metrics::histogram!(LATENCY, &labels[..2]).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(LATENCY, &labels[..2]).record(elapsed.as_secs_f64());
     result
 }
 

@@ -76,15 +76,20 @@ impl Backend<SimpleInput> for PgBackend {
 pub fn login_limiter(
     pool: DbPool,
     per_minute: u64,
+    trust_forwarded_for: bool,
 ) -> RateLimiter<
     PgBackend,
     SimpleOutput,
     impl Fn(&ServiceRequest) -> actix_extensible_rate_limit::backend::SimpleInputFuture + 'static,
 > {
-    let input = SimpleInputFunctionBuilder::new(Duration::from_secs(60), per_minute)
-        .custom_key("login")
-        .real_ip_key()
-        .build();
+    let input =
+        SimpleInputFunctionBuilder::new(Duration::from_secs(60), per_minute).custom_key("login");
+    let input = if trust_forwarded_for {
+        input.real_ip_key()
+    } else {
+        input.peer_ip_key()
+    }
+    .build();
     RateLimiter::builder(PgBackend::new(pool), input)
         .add_headers()
         // The body is filled in, in the caller's language, by `json_errors`.

@@ -15,14 +15,25 @@ use payments as p;
 /// Largest webhook body accepted.
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn configure(cfg: &mut web::ServiceConfig, pool: DbPool, login_per_minute: u64) {
+/// Login rate limit: attempts per minute, and whether to trust proxy headers.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimit {
+    pub per_minute: u64,
+    pub trust_forwarded_for: bool,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, pool: DbPool, limit: LoginLimit) {
     cfg.route("/healthz", get().to(health::healthz))
         .route("/readyz", get().to(health::readyz))
         .route("/metrics", get().to(metrics::render))
         .service(resource("/api/auth/csrf/").route(get().to(auth::csrf::get_csrf)))
         .service(
             resource("/api/auth/login/")
-                .wrap(login_limiter(pool, login_per_minute))
+                .wrap(login_limiter(
+                    pool,
+                    limit.per_minute,
+                    limit.trust_forwarded_for,
+                ))
                 .route(post().to(auth::login::login)),
         )
         .service(resource("/api/auth/logout/").route(post().to(auth::logout::logout)))

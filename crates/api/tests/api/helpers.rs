@@ -90,6 +90,7 @@ fn settings(options: &Options, db_url: &str, stripe_base: &str, prefix: &str) ->
         checkout_session_ttl: Duration::from_secs(1800),
         session_ttl: Duration::from_secs(3600),
         login_rate_per_minute: options.login_per_minute,
+        trust_forwarded_for: false,
         json_body_limit: options.json_body_limit,
         log_format: LogFormat::Text,
     }
