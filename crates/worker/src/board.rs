@@ -18,7 +18,6 @@ use crate::queue::queue_config;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, Scope, web};
 use apalis_board::actix::framework::{ApiBuilder, RegisterRoute};
-use apalis_board::actix::sse::TracingBroadcaster;
 use apalis_board::actix::ui::ServeUI;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -265,7 +264,7 @@ pub fn start(ctx: Arc<AppContext>, addr: SocketAddr) -> Result<BoardHandle, Work
     let addr = listener.local_addr()?;
     let payments = ctx.queue.payments_storage();
     let sweep = ctx.queue.sweep_storage();
-    let broadcaster = web::Data::new(TracingBroadcaster::create());
+    let broadcaster = web::Data::new(crate::telemetry::broadcaster());
     let data = web::Data::new(ctx);
     let server = HttpServer::new(move || {
         App::new()

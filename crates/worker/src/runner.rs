@@ -98,9 +98,39 @@ async fn run_sweep_worker(
         .map_err(|e| WorkerError::Runner(e.to_string()))
 }
 
+/// After a clean stop, removes the worker's name and metadata: apalis's
+/// close path `ZREM`s the wrong member, leaving the name to look alive
+/// until other workers expire it.
+async fn deregister(ctx: &AppContext, queue: &str, name: &str) {
+    let config = queue_config(ctx.queue.prefix(), queue);
+    let mut conn = ctx.queue.redis();
+    let inflight = format!("{}:{name}", config.inflight_jobs_set());
+    let left: u64 = redis::cmd("SCARD")
+        .arg(&inflight)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or(1);
+    if left > 0 {
+        return; // leave them to orphan recovery
+    }
+    let removed: Result<(), _> = redis::pipe()
+        .zrem(config.workers_set(), name)
+        .del(format!("{}:workers:metadata:{name}", config.queue))
+        .query_async(&mut conn)
+        .await;
+    if let Err(e) = removed {
+        tracing::debug!(target: "payments", worker = name, error = %e, "could not deregister");
+    }
+}
+
 /// Runs a worker again and again (new name each time) until `stop`.
-async fn supervise<F, Fut>(label: &'static str, stop: watch::Receiver<bool>, mut run: F)
-where
+async fn supervise<F, Fut>(
+    ctx: Arc<AppContext>,
+    queue: &'static str,
+    label: &'static str,
+    stop: watch::Receiver<bool>,
+    mut run: F,
+) where
     F: FnMut(String, watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = Result<(), WorkerError>>,
 {
@@ -115,6 +145,9 @@ where
         let started = Instant::now();
         let result = run(name.clone(), stop.clone()).await;
         if *stop.borrow() {
+            if result.is_ok() {
+                deregister(&ctx, queue, &name).await;
+            }
             tracing::info!(target: "payments", worker = %name, "worker stopped");
             return;
         }
@@ -215,12 +248,16 @@ pub async fn start(ctx: Arc<AppContext>) -> Result<WorkerHandle, WorkerError> {
     let mut tasks = Vec::new();
     let c = ctx.clone();
     tasks.push(tokio::spawn(supervise(
+        ctx.clone(),
+        PAYMENTS_QUEUE,
         "payments",
         stop_rx.clone(),
         move |name, stop| run_payments_worker(c.clone(), name, stop),
     )));
     let c = ctx.clone();
     tasks.push(tokio::spawn(supervise(
+        ctx.clone(),
+        SWEEP_QUEUE,
         "sweep",
         stop_rx.clone(),
         move |name, stop| run_sweep_worker(c.clone(), name, stop),

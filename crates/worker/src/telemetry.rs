@@ -1,14 +1,27 @@
-//! Logging (tracing, target `payments`, text or JSON).
+//! Logging (tracing, target `payments`, text or JSON), also streamed to
+//! apalis-board's log view.
 
 use crate::config::LogFormat;
-use tracing_subscriber::EnvFilter;
+use apalis_board::actix::sse::{TracingBroadcaster, TracingSubscriber};
+use std::sync::{Arc, Mutex, OnceLock};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt, registry};
+
+static BROADCASTER: OnceLock<Arc<Mutex<TracingBroadcaster>>> = OnceLock::new();
+
+/// Where log lines go for the board's `/api/v1/events` stream.
+pub fn broadcaster() -> Arc<Mutex<TracingBroadcaster>> {
+    BROADCASTER.get_or_init(TracingBroadcaster::create).clone()
+}
 
 /// Installs the global subscriber; `RUST_LOG` filters (default `info`).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let console = match format {
+        LogFormat::Text => fmt::layer().boxed(),
+        LogFormat::Json => fmt::layer().json().flatten_event(true).boxed(),
     };
+    let board = TracingSubscriber::new(&broadcaster()).layer();
+    let _ = registry().with(console).with(board).with(filter).try_init();
 }

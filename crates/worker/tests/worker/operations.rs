@@ -121,6 +121,15 @@ async fn sigterm_lets_the_running_job_finish_before_exit() {
     assert!(exit.success(), "{exit:?}");
     let record = env.task(&id).await.expect("record");
     assert!(is_success(&record), "finished before exit: {record:?}");
+    // It left no name behind looking alive (apalis's close path would).
+    let config = worker::queue::queue_config(&env.prefix, domain::jobs::PAYMENTS_QUEUE);
+    let mut conn = env.queue.redis();
+    let workers: u64 = redis::cmd("ZCARD")
+        .arg(config.workers_set())
+        .query_async(&mut conn)
+        .await
+        .expect("zcard");
+    assert_eq!(workers, 0);
 }
 
 fn free_port() -> u16 {
