@@ -67,7 +67,10 @@ static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
 -- KEYS: chain hash
 -- ARGV: token, current task id, next task id, next seq, next_run_at, now, outcome
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[1], 'task_id') ~= ARGV[2] then return 0 end
+local current = redis.call('HGET', KEYS[1], 'task_id')
+-- a second run of the same link (orphan re-run) already advanced it
+if current == ARGV[3] then return 2 end
+if current ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'task_id', ARGV[3], 'seq', ARGV[4], 'next_run_at', ARGV[5],
   'last_run_at', ARGV[6], 'last_outcome', ARGV[7])
 return 1
@@ -325,7 +328,9 @@ pub async fn check_link(
 /// After link `task_id` ran: push link N+1 after `delay`, then move the
 /// chain to it if `task_id` is still current. Push first: a crash between
 /// the two re-runs this link, which pushes the same id again (dropped).
-/// Returns the next link's id, or `None` if the chain was superseded.
+/// Returns the next link's id, or `None` if the chain was superseded. A
+/// duplicate run of the same link finds the chain already advanced to the
+/// same next id and leaves it alone.
 pub async fn schedule_next(
     ctx: &AppContext,
     token: &str,

@@ -325,3 +325,39 @@ async fn auto_cleanup_false_starts_no_chain() {
     assert!(scheduled(&env).await.is_empty());
     worker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_link_run_twice_keeps_exactly_one_next_link() {
+    let env = TestEnv::new().await;
+    let fake = Arc::new(FakeStripe::new());
+    let ctx = env.context_with(env.config(), fake);
+    ensure_chain(
+        &env.queue,
+        &mut *env.db.conn().await,
+        Some(Duration::from_secs(5000)),
+        false,
+    )
+    .await
+    .expect("seeded");
+    let st = status(&env).await;
+    let link = st.task_id.clone().unwrap();
+    chain::unschedule(&env.queue, &link).await.expect("fetched");
+    let job = CleanExpiredSessions {
+        trigger: SweepTrigger::Chain,
+        dry_run: false,
+        force: false,
+        chain_token: st.token.clone(),
+    };
+    let task = TaskRef::parse_str(&link);
+    let run = worker::jobs::clean_expired_sessions::run;
+    // As when a worker is presumed dead and its link re-run by another.
+    let (first, second) = tokio::join!(run(&ctx, &job, &task), run(&ctx, &job, &task));
+    assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    let links = scheduled(&env).await;
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(
+        status(&env).await.task_id.as_deref(),
+        Some(links[0].0.as_str())
+    );
+    assert_eq!(status(&env).await.health, ChainHealth::Healthy);
+}

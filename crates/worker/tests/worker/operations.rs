@@ -339,3 +339,33 @@ fn a_bad_setting_stops_the_binary_at_start_naming_the_variable() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("CLEANUP_INTERVAL_BUSY_SECS"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_longer_than_the_orphan_timeout_is_not_taken_by_another_worker() {
+    // Orphans are taken back after 1 s × 3 missed heartbeats; the job
+    // takes 4.5 s. A busy worker keeps beating, so nobody steals it.
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    let config = env.config();
+    let mut busy = config.clone();
+    busy.worker_concurrency = 1;
+    let a = env.start_worker_with(busy).await;
+    slow_expire(&env, 4500);
+    let id = enqueue(&env, cancel_job(&payment)).await;
+    env.wait_task(&id, Duration::from_secs(10), |r| {
+        r.state() == TaskState::Started
+    })
+    .await;
+    let b = env.start_worker_with(config).await;
+    let record = env.wait_finished(&id, Duration::from_secs(20)).await;
+    assert!(is_success(&record), "{record:?}");
+    let mut conn = env.queue.redis();
+    let starts: u32 = redis::cmd("GET")
+        .arg(format!("{}worker:starts:{id}", env.prefix))
+        .query_async(&mut conn)
+        .await
+        .expect("counter");
+    assert_eq!(starts, 1, "the job ran once");
+    a.shutdown().await;
+    b.shutdown().await;
+}
