@@ -337,3 +337,57 @@ async fn transient_failures_retry_with_backoff_and_stop_at_our_cap_not_apalis_25
     assert_eq!(status.as_deref(), Some("Killed"));
     worker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_before_its_checkout_is_stored_is_retried_until_it_succeeds() {
+    let env = TestEnv::with(&[("JOB_BACKOFF_BASE_MS", "1500")]).await;
+    let worker = env.start_worker().await;
+    let payment = env.checkout().await;
+    let session = payment.stripe_session_id.clone().expect("session");
+    env.emulator
+        .pay_session(&session, PayOutcome::Succeed)
+        .expect("paid");
+    let event = env
+        .store_event("checkout.session.completed", &session)
+        .await;
+    // The event names only the session, which is not stored yet.
+    diesel::sql_query(
+        "UPDATE stripe_events SET payload = jsonb_set(payload, '{data,object,metadata}', '{}'::jsonb) #- '{data,object,client_reference_id}'",
+    )
+    .execute(&mut *env.db.conn().await)
+    .await
+    .expect("rewrite event");
+    let hide = format!(
+        "UPDATE payments SET stripe_session_id = NULL WHERE id = '{}'",
+        payment.id
+    );
+    diesel::sql_query(hide)
+        .execute(&mut *env.db.conn().await)
+        .await
+        .expect("hide session");
+    let id = enqueue(
+        &env,
+        PaymentJob::for_event("checkout.session.completed", event),
+    )
+    .await;
+    let retry = env
+        .wait_task(&id, WITHIN, |r| r.state() == TaskState::Retry)
+        .await;
+    assert!(
+        retry.error.as_deref().unwrap_or("").contains(&session),
+        "{retry:?}"
+    );
+    let store = format!(
+        "UPDATE payments SET stripe_session_id = '{session}' WHERE id = '{}'",
+        payment.id
+    );
+    diesel::sql_query(store)
+        .execute(&mut *env.db.conn().await)
+        .await
+        .expect("session stored");
+    let record = env.wait_finished(&id, WITHIN).await;
+    assert!(is_success(&record), "{record:?}");
+    assert_eq!(record.attempts, 2);
+    assert_eq!(env.payment(&payment).await.status, PaymentStatus::Completed);
+    worker.shutdown().await;
+}
