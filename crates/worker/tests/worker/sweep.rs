@@ -87,3 +87,29 @@ async fn a_429_storm_during_a_sweep_slows_it_but_loses_nothing() {
         .assert_ok();
     worker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_expired_in_stripe_is_cancelled_by_the_chain_with_no_action_from_anyone() {
+    let env = TestEnv::with(&[
+        ("AUTO_CLEANUP", "true"),
+        ("CLEANUP_INITIAL_DELAY_SECS", "0"),
+        ("CLEANUP_INTERVAL_IDLE_SECS", "1"),
+        ("CLEANUP_INTERVAL_BUSY_SECS", "1"),
+    ])
+    .await;
+    let payment = env.checkout().await;
+    let worker = env.start_worker().await;
+    let session = payment.stripe_session_id.clone().expect("session");
+    // Stripe expires the session; its webhook never reaches us.
+    env.emulator.expire_session(&session).expect("expired");
+    env.backdate_expiry(&payment).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while env.payment(&payment).await.status != PaymentStatus::Cancelled {
+        assert!(Instant::now() < deadline, "not cancelled by the chain");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check_invariants(&mut *env.db.conn().await)
+        .await
+        .assert_ok();
+    worker.shutdown().await;
+}
