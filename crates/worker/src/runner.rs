@@ -273,10 +273,16 @@ pub async fn start(ctx: Arc<AppContext>) -> Result<WorkerHandle, WorkerError> {
         ctx.config.maintenance_interval,
         stop_rx.clone(),
     )));
-    let board = match ctx.config.board_bind {
-        Some(addr) => Some(crate::board::start(ctx.clone(), addr)?),
-        None => None,
-    };
+    // A second worker on the same host finds the board's port taken: it
+    // works on without a board rather than refusing to run.
+    let board = ctx.config.board_bind.and_then(|addr| {
+        crate::board::start(ctx.clone(), addr)
+            .inspect_err(|e| {
+                tracing::warn!(target: "payments", %addr, error = %e,
+                    "board not started (address in use by another worker?)");
+            })
+            .ok()
+    });
     Ok(WorkerHandle {
         stop,
         tasks,
