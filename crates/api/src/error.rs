@@ -13,6 +13,13 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use worker::queue::QueueError;
 
+/// Every error answer (validation errors are `{"field": ["message"]}` instead).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "No encontrado.")]
+    pub detail: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A refusal with a message for the client (and maybe extra fields).

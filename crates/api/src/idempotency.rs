@@ -30,6 +30,11 @@ impl Reply {
         Self { status, body }
     }
 
+    /// A reply with a typed body.
+    pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Self {
+        Self::new(status, serde_json::to_value(body).unwrap_or(Value::Null))
+    }
+
     fn into_response(self) -> HttpResponse {
         HttpResponse::build(self.status).json(self.body)
     }

@@ -10,8 +10,12 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 #[openapi(
     info(
         title = "Payments reliability API",
-        description = "SPEC §6: checkout, cancellation, expired sessions, webhooks, task status."
+        description = "SPEC §6: checkout, cancellation, expired sessions, webhooks, task status. \
+            Errors are `ErrorBody` (`{\"detail\": ...}`); validation errors are \
+            `{\"field\": [\"message\"]}`. Messages are Spanish unless `Accept-Language: en`."
     ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&Security),
     paths(
         auth::csrf::get_csrf,
         auth::login::login,
@@ -37,6 +41,30 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the two ways to authenticate.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sessionid",
+                "Login session; unsafe methods also need X-CSRFToken = csrftoken cookie",
+            ))),
+        );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Token <key> (manage create_token); no CSRF",
+            ))),
+        );
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::redirect("/api/docs", "/api/docs/"))

@@ -6,8 +6,8 @@ use crate::messages;
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use domain::i18n::Lang;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
@@ -72,7 +72,7 @@ impl Page {
     }
 }
 
-fn link(req: &HttpRequest, page: i64) -> Value {
+fn link(req: &HttpRequest, page: i64) -> String {
     let info = req.connection_info();
     let mut pairs: Vec<(String, String)> = url_pairs(req.query_string())
         .into_iter()
@@ -87,11 +87,11 @@ fn link(req: &HttpRequest, page: i64) -> Value {
         .collect::<Vec<_>>()
         .join("&");
     let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
-    Value::String(if query.is_empty() {
+    if query.is_empty() {
         base
     } else {
         format!("{base}?{query}")
-    })
+    }
 }
 
 fn url_pairs(query: &str) -> Vec<(String, String)> {
@@ -105,13 +105,24 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A page of a list, as DRF's `PageNumberPagination` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paginated<T> {
+    pub count: i64,
+    /// Absolute URL of the next page, if any.
+    pub next: Option<String>,
+    /// Absolute URL of the previous page, if any.
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
 /// The paginated body.
-pub fn paginated(req: &HttpRequest, page: Page, count: i64, results: Vec<Value>) -> Value {
+pub fn paginated<T>(req: &HttpRequest, page: Page, count: i64, results: Vec<T>) -> Paginated<T> {
     let has_next = page.offset() + page.size < count;
-    json!({
-        "count": count,
-        "next": if has_next { link(req, page.number + 1) } else { Value::Null },
-        "previous": if page.number > 1 { link(req, page.number - 1) } else { Value::Null },
-        "results": results,
-    })
+    Paginated {
+        count,
+        next: has_next.then(|| link(req, page.number + 1)),
+        previous: (page.number > 1).then(|| link(req, page.number - 1)),
+        results,
+    }
 }

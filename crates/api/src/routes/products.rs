@@ -2,16 +2,30 @@
 
 use crate::error::{ApiError, OrApi};
 use crate::lang::Language;
-use crate::pagination::{Page, PageQuery, paginated};
+use crate::pagination::{Page, PageQuery, Paginated, paginated};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::models::product::Product;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A product of the catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductBody {
+    pub id: i64,
+    pub name: String,
+    #[schema(example = "10.00")]
+    pub price: String,
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Units that can still be bought (`units - units_sold`).
+    pub available: i32,
+}
 
 #[utoipa::path(get, path = "/api/products/", tag = "products",
     params(("page" = Option<i64>, Query, description = "Page number"),
            ("page_size" = Option<i64>, Query, description = "Items per page (max 100)")),
-    responses((status = 200, description = "{count, next, previous, results: [{id, name, price, currency, available}]}")))]
+    responses((status = 200, description = "A page of products", body = Paginated<ProductBody>)))]
 pub async fn list_products(
     req: HttpRequest,
     Language(lang): Language,
@@ -29,15 +43,13 @@ pub async fn list_products(
         .or_api(lang)?;
     let results = rows
         .iter()
-        .map(|(product, stock)| {
-            json!({
-                "id": product.id,
-                "name": product.name,
-                "price": product.price().amount_string(),
-                "currency": product.currency.as_str(),
-                "available": stock.available(),
-            })
+        .map(|(product, stock)| ProductBody {
+            id: product.id.0,
+            name: product.name.clone(),
+            price: product.price().amount_string(),
+            currency: product.currency.as_str().to_owned(),
+            available: stock.available(),
         })
-        .collect();
+        .collect::<Vec<_>>();
     Ok(HttpResponse::Ok().json(paginated(&req, page, count, results)))
 }

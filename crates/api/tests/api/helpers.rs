@@ -102,7 +102,7 @@ pub fn gateway(base: &str) -> Arc<dyn StripeGateway> {
     config.max_attempts = 2;
     config.base_backoff = Duration::from_millis(10);
     config.max_backoff = Duration::from_millis(50);
-    config.timeout = Duration::from_secs(3);
+    config.timeout = Duration::from_secs(10);
     Arc::new(StripeClient::new(&config).expect("stripe client"))
 }
 
@@ -316,8 +316,10 @@ impl TestApp {
     /// A checkout that must succeed; returns its 201 body.
     pub async fn paid_for_checkout(&self, caller: &Caller, quantity: i64) -> Value {
         let response = self.checkout(caller, quantity).await;
-        assert_eq!(response.status(), 201);
-        response.json().await.expect("json")
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "checkout failed: {body}");
+        body
     }
 
     pub async fn cancel(&self, caller: &Caller, payment_id: &str) -> Response {

@@ -89,6 +89,19 @@ async fn the_schema_lists_every_path_of_the_spec_and_the_docs_work_offline() {
     ] {
         assert!(paths.contains_key(path), "{path} missing from the schema");
     }
+    let schemas = schema["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "PaymentBody",
+        "CancelBody",
+        "CheckoutBody",
+        "SyncBody",
+        "TaskStatusBody",
+        "ErrorBody",
+    ] {
+        assert!(schemas.contains_key(name), "{name} missing from the schema");
+    }
+    let security = schema["components"]["securitySchemes"].as_object().unwrap();
+    assert!(security.contains_key("session") && security.contains_key("token"));
     let docs = reqwest::get(format!("{}/api/docs/", app.address))
         .await
         .unwrap();

@@ -4,10 +4,18 @@ use crate::auth::session::{CSRF_COOKIE, csrf_cookie, new_secret};
 use crate::auth::{AuthMethod, MaybeAuthenticated};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The CSRF token to send back as `X-CSRFToken`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CsrfBody {
+    #[serde(rename = "csrfToken")]
+    pub csrf_token: String,
+}
 
 #[utoipa::path(get, path = "/api/auth/csrf/", tag = "auth",
-    responses((status = 200, description = "Sets the csrftoken cookie; body {\"csrfToken\": ...}")))]
+    responses((status = 200, description = "Sets the csrftoken cookie", body = CsrfBody)))]
 pub async fn get_csrf(
     req: HttpRequest,
     caller: MaybeAuthenticated,
@@ -24,5 +32,5 @@ pub async fn get_csrf(
     };
     HttpResponse::Ok()
         .cookie(csrf_cookie(token.clone(), state.settings.cookie_secure))
-        .json(json!({ "csrfToken": token }))
+        .json(CsrfBody { csrf_token: token })
 }

@@ -1,7 +1,7 @@
 //! `POST /api/auth/login/`: e-mail and password; the same answer for an
 //! unknown e-mail and a wrong password (and the same Argon2 cost).
 
-use super::user_json;
+use super::{UserBody, user_body};
 use crate::auth::csrf;
 use crate::auth::session::{SESSION_COOKIE, csrf_cookie, new_secret, session_cookie};
 use crate::error::{ApiError, OrApi};
@@ -57,7 +57,8 @@ fn validate(body: LoginBody, lang: domain::i18n::Lang) -> Result<(Email, String)
 }
 
 #[utoipa::path(post, path = "/api/auth/login/", tag = "auth",
-    responses((status = 200, description = "{id, email, is_staff}; sets sessionid and rotates csrftoken"),
+    request_body = LoginBody,
+    responses((status = 200, description = "Logged in; sets sessionid and rotates csrftoken", body = UserBody),
               (status = 400, description = "Invalid input"),
               (status = 401, description = "Invalid e-mail or password (same answer for both)"),
               (status = 403, description = "CSRF failure"),
@@ -107,5 +108,5 @@ pub async fn login(
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(key, ttl, secure))
         .cookie(csrf_cookie(csrf_token, secure))
-        .json(user_json(&user)))
+        .json(user_body(&user)))
 }

@@ -5,8 +5,22 @@ pub mod login;
 pub mod logout;
 pub mod me;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-pub fn user_json(user: &domain::models::user::User) -> Value {
-    json!({ "id": user.id, "email": user.email, "is_staff": user.is_staff })
+/// The logged-in user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    pub id: i64,
+    #[schema(example = "ana@example.com")]
+    pub email: String,
+    pub is_staff: bool,
+}
+
+pub fn user_body(user: &domain::models::user::User) -> UserBody {
+    UserBody {
+        id: user.id.0,
+        email: user.email.clone(),
+        is_staff: user.is_staff,
+    }
 }

@@ -11,34 +11,54 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::i18n::Lang;
 use domain::services::{CancelOutcome, cancel_payment};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
-/// The seed's cancel shape (+ `warning` when Stripe could not be told).
-pub fn cancel_json(outcome: &CancelOutcome, lang: Lang) -> Value {
+/// The seed's cancel shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelBody {
+    /// Always `cancelled`.
+    #[schema(example = "cancelled")]
+    pub status: &'static str,
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    #[schema(example = "Pago cancelado exitosamente")]
+    pub message: &'static str,
+    #[schema(example = "CANCELLED")]
+    pub payment_status: &'static str,
+    #[schema(example = "CANCELLED")]
+    pub order_status: &'static str,
+    /// Present when Stripe could not be told; the sweep expires the session later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<&'static str>,
+}
+
+pub fn cancel_body(outcome: &CancelOutcome, lang: Lang) -> CancelBody {
     let message = if outcome.already_cancelled {
         messages::PAYMENT_ALREADY_CANCELLED
     } else {
         messages::PAYMENT_CANCELLED
     };
-    let mut body = json!({
-        "status": "cancelled",
-        "payment_id": outcome.payment.id,
-        "order_id": outcome.payment.order_id,
-        "message": message.get(lang),
-        "payment_status": outcome.payment.status.as_str(),
-        "order_status": outcome.order_status.as_str(),
-    });
-    if outcome.stripe_warning.is_some() {
-        body["warning"] = Value::String(messages::STRIPE_WARNING.get(lang).to_owned());
+    CancelBody {
+        status: "cancelled",
+        payment_id: outcome.payment.id.0,
+        order_id: outcome.payment.order_id.0,
+        message: message.get(lang),
+        payment_status: outcome.payment.status.as_str(),
+        order_status: outcome.order_status.as_str(),
+        warning: outcome
+            .stripe_warning
+            .as_ref()
+            .map(|_| messages::STRIPE_WARNING.get(lang)),
     }
-    body
 }
 
 #[utoipa::path(post, path = "/api/payments/{id}/cancel/", tag = "payments",
     request_body(content = String, description = "Empty (or any JSON); part of the idempotency hash", content_type = "application/json"),
     params(("id" = String, Path, description = "Payment UUID"),
            ("Idempotency-Key" = Option<String>, Header, description = "Replays the saved response")),
-    responses((status = 200, description = "{status: \"cancelled\", payment_id, order_id, message, payment_status, order_status, warning?}"),
+    responses((status = 200, description = "Cancelled (or already cancelled)", body = CancelBody),
               (status = 404, description = "Unknown, malformed or someone else's payment"),
               (status = 409, description = "Already paid: the payment is now COMPLETED")))]
 pub async fn post_cancel(
@@ -61,7 +81,7 @@ pub async fn post_cancel(
         let outcome = cancel_payment(&mut conn, state.gateway.as_ref(), view.payment.id, &actor)
             .await
             .or_api(lang)?;
-        Ok(Reply::new(StatusCode::OK, cancel_json(&outcome, lang)))
+        Ok(Reply::json(StatusCode::OK, &cancel_body(&outcome, lang)))
     })
     .await
 }

@@ -1,7 +1,6 @@
 //! `POST /api/payments/check_expired_sessions/` (staff): enqueues a
 //! one-off sweep (never a second chain); 503 when Redis is down.
 
-use super::view::timestamp;
 use crate::auth::Staff;
 use crate::body::{flag, json_object};
 use crate::error::{ApiError, OrApi};
@@ -9,12 +8,26 @@ use crate::messages;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use domain::jobs::{CleanExpiredSessions, SweepTrigger};
-use serde_json::json;
+use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+/// A one-off sweep was enqueued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CleanupStartedBody {
+    #[schema(example = "Limpieza de sesiones expiradas iniciada")]
+    pub message: &'static str,
+    /// Poll it with `task_status`.
+    pub task_id: String,
+    #[schema(example = "started")]
+    pub status: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+}
 
 #[utoipa::path(post, path = "/api/payments/check_expired_sessions/", tag = "payments",
     request_body(content = String, description = "Optional {dry_run, force}", content_type = "application/json"),
-    responses((status = 202, description = "{message, task_id, status: \"started\", timestamp}"),
+    responses((status = 202, description = "A one-off sweep was enqueued", body = CleanupStartedBody),
               (status = 403, description = "Not staff"),
               (status = 503, description = "Task queue unavailable")))]
 pub async fn post_check_expired_sessions(
@@ -37,10 +50,10 @@ pub async fn post_check_expired_sessions(
         .await
         .or_api(lang)?;
     tracing::info!(target: "payments", %task_id, user_id = %auth.user.id, "one-off sweep enqueued");
-    Ok(HttpResponse::Accepted().json(json!({
-        "message": messages::CLEANUP_STARTED.get(lang),
-        "task_id": task_id,
-        "status": "started",
-        "timestamp": timestamp(OffsetDateTime::now_utc()),
-    })))
+    Ok(HttpResponse::Accepted().json(CleanupStartedBody {
+        message: messages::CLEANUP_STARTED.get(lang),
+        task_id,
+        status: "started",
+        timestamp: OffsetDateTime::now_utc(),
+    }))
 }

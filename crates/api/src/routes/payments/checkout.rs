@@ -1,7 +1,6 @@
 //! `POST /api/payments/checkout/` (SPEC §5.1): amounts computed here on
 //! the server; honours `Idempotency-Key`.
 
-use super::view::timestamp;
 use crate::auth::Authenticated;
 use crate::body::json_object;
 use crate::error::{ApiError, OrApi};
@@ -14,7 +13,29 @@ use domain::ProductId;
 use domain::i18n::Lang;
 use domain::services::checkout::{MAX_LINES, MAX_QUANTITY};
 use domain::services::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A created checkout: where to send the customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutBody {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    #[schema(example = "cs_test_a1b2")]
+    pub session_id: Option<String>,
+    /// The Stripe-hosted payment page.
+    pub checkout_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Computed on the server.
+    #[schema(example = "100.00")]
+    pub amount: String,
+    #[schema(example = "USD")]
+    pub currency: String,
+}
 use std::collections::BTreeMap;
 
 fn item(value: &Value, index: usize, lang: Lang) -> Result<CheckoutItem, String> {
@@ -125,7 +146,7 @@ fn settings(state: &AppState) -> CheckoutSettings {
 #[utoipa::path(post, path = "/api/payments/checkout/", tag = "payments",
     request_body(content = String, description = "{items: [{product_id, quantity}], coupon_code?}", content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the saved response for the same key and body")),
-    responses((status = 201, description = "{payment_id, order_id, session_id, checkout_url, expires_at, amount, currency}"),
+    responses((status = 201, description = "Order, payment and Stripe session created", body = CheckoutBody),
               (status = 400, description = "Invalid items, unknown product or coupon"),
               (status = 409, description = "Insufficient stock"),
               (status = 422, description = "Idempotency key reused with another body")))]
@@ -155,18 +176,16 @@ pub async fn post_checkout(
         )
         .await
         .or_api(lang)?;
-        Ok(Reply::new(
-            StatusCode::CREATED,
-            json!({
-                "payment_id": payment.id,
-                "order_id": payment.order_id,
-                "session_id": payment.stripe_session_id,
-                "checkout_url": payment.stripe_checkout_url,
-                "expires_at": payment.expires_at.map(timestamp),
-                "amount": payment.amount().amount_string(),
-                "currency": payment.currency.as_str(),
-            }),
-        ))
+        let body = CheckoutBody {
+            payment_id: payment.id.0,
+            order_id: payment.order_id.0,
+            session_id: payment.stripe_session_id.clone(),
+            checkout_url: payment.stripe_checkout_url.clone(),
+            expires_at: payment.expires_at,
+            amount: payment.amount().amount_string(),
+            currency: payment.currency.as_str().to_owned(),
+        };
+        Ok(Reply::json(StatusCode::CREATED, &body))
     })
     .await
 }

@@ -1,7 +1,7 @@
 //! `POST /api/payments/{id}/debug_cancel/` (staff, or the owner in
 //! development): cancels and reports every step (seed shape).
 
-use super::cancel::cancel_json;
+use super::cancel::cancel_body;
 use super::lookup::visible_payment;
 use super::test_cancellation::allowed;
 use crate::auth::Authenticated;
@@ -34,7 +34,7 @@ pub async fn post_debug_cancel(
         .or_api(lang)?
         .ok_or_else(|| ApiError::not_found(lang))?;
     let (ok, response) = match &result {
-        Ok(outcome) => (true, cancel_json(outcome, lang)),
+        Ok(outcome) => (true, json!(cancel_body(outcome, lang))),
         Err(_) => (false, Value::Null),
     };
     let response = match result {

@@ -1,10 +1,10 @@
 //! `GET /api/payments/` and `GET /api/payments/{id}/`: owner or staff.
 
 use super::lookup::{visibility, visible_payment};
-use super::view::view_json;
+use super::view::{PaymentBody, view_body};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, OrApi};
-use crate::pagination::{Page, PageQuery, paginated};
+use crate::pagination::{Page, PageQuery, Paginated, paginated};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::queries::payments::list_visible;
@@ -12,7 +12,7 @@ use domain::queries::payments::list_visible;
 #[utoipa::path(get, path = "/api/payments/", tag = "payments",
     params(("page" = Option<i64>, Query, description = "Page number"),
            ("page_size" = Option<i64>, Query, description = "Items per page (max 100)")),
-    responses((status = 200, description = "Paginated payments in the status shape"),
+    responses((status = 200, description = "Paginated payments in the status shape", body = Paginated<PaymentBody>),
               (status = 401, description = "Not logged in")))]
 pub async fn list_payments(
     req: HttpRequest,
@@ -30,13 +30,13 @@ pub async fn list_payments(
     let (count, views) = list_visible(&mut conn, visibility(&auth), None, page.offset(), page.size)
         .await
         .or_api(lang)?;
-    let results = views.iter().map(|v| view_json(v, lang)).collect();
+    let results = views.iter().map(|v| view_body(v, lang)).collect::<Vec<_>>();
     Ok(HttpResponse::Ok().json(paginated(&req, page, count, results)))
 }
 
 #[utoipa::path(get, path = "/api/payments/{id}/", tag = "payments",
     params(("id" = String, Path, description = "Payment UUID")),
-    responses((status = 200, description = "The payment in the status shape"),
+    responses((status = 200, description = "The payment in the status shape", body = PaymentBody),
               (status = 404, description = "Unknown, malformed or someone else's")))]
 pub async fn get_payment(
     auth: Authenticated,
@@ -45,5 +45,5 @@ pub async fn get_payment(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await.or_api(auth.lang)?;
     let view = visible_payment(&mut conn, &id, &auth).await?;
-    Ok(HttpResponse::Ok().json(view_json(&view, auth.lang)))
+    Ok(HttpResponse::Ok().json(view_body(&view, auth.lang)))
 }

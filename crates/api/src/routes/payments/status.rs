@@ -2,7 +2,7 @@
 //! `?refresh=true` what Stripe says now (stored before answering).
 
 use super::lookup::visible_payment;
-use super::view::view_json;
+use super::view::{PaymentBody, view_body};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
@@ -26,7 +26,7 @@ fn wants_refresh(query: &StatusQuery) -> bool {
 #[utoipa::path(get, path = "/api/payments/{id}/status/", tag = "payments",
     params(("id" = String, Path, description = "Payment UUID"),
            ("refresh" = Option<bool>, Query, description = "Ask Stripe first and store what it says")),
-    responses((status = 200, description = "Seed status shape with the stripe mirror (null without session)"),
+    responses((status = 200, description = "Seed status shape with the stripe mirror (null without session)", body = PaymentBody),
               (status = 404, description = "Unknown, malformed or someone else's payment"),
               (status = 503, description = "Stripe unreachable (refresh only)")))]
 pub async fn get_status(
@@ -51,5 +51,5 @@ pub async fn get_status(
             .or_api(lang)?;
         view = visible_payment(&mut conn, &id, &auth).await?;
     }
-    Ok(HttpResponse::Ok().json(view_json(&view, lang)))
+    Ok(HttpResponse::Ok().json(view_body(&view, lang)))
 }

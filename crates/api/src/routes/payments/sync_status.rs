@@ -12,26 +12,47 @@ use domain::gateway::SessionStatus;
 use domain::jobs::PaymentJob;
 use domain::models::payment::{Payment, SessionMirror};
 use domain::services::complete_payment;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What a sync found and did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncBody {
+    /// `expired`, `completed`, `open`, `unchanged` or `no_session`.
+    #[schema(example = "expired")]
+    pub status: &'static str,
+    #[schema(example = "La sesión ha expirado y se está procesando la cancelación")]
+    pub message: &'static str,
+    /// The payment's status after the sync.
+    #[schema(example = "PENDING")]
+    pub payment_status: &'static str,
+    /// The session's status in Stripe.
+    #[schema(example = "expired")]
+    pub stripe_status: Option<String>,
+    /// The enqueued cancellation (status `expired` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+}
 
 fn answer(
-    status: &str,
+    status: &'static str,
     msg: Msg,
     auth: &Authenticated,
-    payment: &str,
+    payment: &'static str,
     stripe: Option<&str>,
-) -> Value {
-    json!({
-        "status": status,
-        "message": msg.get(auth.lang),
-        "payment_status": payment,
-        "stripe_status": stripe,
-    })
+) -> SyncBody {
+    SyncBody {
+        status,
+        message: msg.get(auth.lang),
+        payment_status: payment,
+        stripe_status: stripe.map(str::to_owned),
+        task_id: None,
+    }
 }
 
 #[utoipa::path(post, path = "/api/payments/{id}/sync_status/", tag = "payments",
     params(("id" = String, Path, description = "Payment UUID")),
-    responses((status = 200, description = "{status, message, payment_status, stripe_status, task_id?}"),
+    responses((status = 200, description = "What Stripe says and what was done", body = SyncBody),
               (status = 404, description = "Unknown, malformed or someone else's payment"),
               (status = 503, description = "Stripe or the task queue unavailable")))]
 pub async fn post_sync_status(
@@ -91,7 +112,7 @@ pub async fn post_sync_status(
             payment.status.as_str(),
             stripe_status,
         );
-        body["task_id"] = Value::String(task_id);
+        body.task_id = Some(task_id);
         body
     } else if session.status == SessionStatus::Open {
         answer(

@@ -8,8 +8,24 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use domain::models::task::{TaskRecord, TaskState};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+/// A background task's state, with Celery's names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskStatusBody {
+    pub task_id: String,
+    /// `PENDING`, `STARTED`, `RETRY`, `SUCCESS` or `FAILURE`.
+    #[schema(example = "SUCCESS")]
+    pub status: &'static str,
+    /// The task will not change any more.
+    pub ready: bool,
+    /// The handler's result on SUCCESS, `{"error": ...}` on FAILURE/RETRY, else null.
+    pub result: Value,
+    #[schema(example = "Tarea completada exitosamente")]
+    pub message: &'static str,
+}
 
 #[derive(Debug, Deserialize)]
 pub struct TaskQuery {
@@ -36,7 +52,7 @@ fn result(record: &TaskRecord) -> Value {
 
 #[utoipa::path(get, path = "/api/payments/task_status/", tag = "payments",
     params(("task_id" = String, Query, description = "The id an endpoint returned")),
-    responses((status = 200, description = "{task_id, status, ready, result, message}"),
+    responses((status = 200, description = "The task's state and result", body = TaskStatusBody),
               (status = 400, description = "task_id missing"),
               (status = 404, description = "Unknown task, or caused by someone else")))]
 pub async fn get_task_status(
@@ -62,11 +78,11 @@ pub async fn get_task_status(
         .filter(|r| auth.is_staff() || r.requested_by == Some(auth.user.id))
         .ok_or_else(not_found)?;
     let task_state = record.state();
-    Ok(HttpResponse::Ok().json(json!({
-        "task_id": record.id,
-        "status": task_state.as_str(),
-        "ready": task_state.is_ready(),
-        "result": result(&record),
-        "message": message(task_state).get(lang),
-    })))
+    Ok(HttpResponse::Ok().json(TaskStatusBody {
+        status: task_state.as_str(),
+        ready: task_state.is_ready(),
+        result: result(&record),
+        message: message(task_state).get(lang),
+        task_id: record.id,
+    }))
 }

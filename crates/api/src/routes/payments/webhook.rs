@@ -12,7 +12,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use domain::jobs::PaymentJob;
 use domain::models::stripe_event::{Stored, StoredEvent};
 use secrecy::ExposeSecret;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The acknowledgement Stripe gets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAck {
+    pub received: bool,
+    /// The event was already stored (a redelivery): not processed again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+}
 use time::OffsetDateTime;
 
 pub const SIGNATURE_FAILURES: &str = "payments_webhook_signature_failures_total";
@@ -27,7 +38,7 @@ fn envelope(payload: &Value) -> Option<(String, String)> {
 #[utoipa::path(post, path = "/api/payments/webhook/", tag = "stripe",
     request_body(content = String, description = "A Stripe event, verbatim", content_type = "application/json"),
     params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hmac>")),
-    responses((status = 200, description = "{received: true} (duplicate: true for a redelivery)"),
+    responses((status = 200, description = "Stored (and enqueued when Redis is up)", body = WebhookAck),
               (status = 400, description = "Bad or stale signature, or unreadable payload")))]
 pub async fn post_webhook(
     req: HttpRequest,
@@ -62,7 +73,10 @@ pub async fn post_webhook(
         .or_api(lang)?;
     if let Stored::Duplicate { processed } = stored {
         tracing::info!(target: "payments", %event_id, processed, "duplicate webhook acknowledged");
-        return Ok(HttpResponse::Ok().json(json!({ "received": true, "duplicate": true })));
+        return Ok(HttpResponse::Ok().json(WebhookAck {
+            received: true,
+            duplicate: Some(true),
+        }));
     }
     let job = PaymentJob::for_event(&event_type, event_id.clone());
     let enqueued = match state.queue.get().await {
@@ -78,5 +92,8 @@ pub async fn post_webhook(
                 "webhook stored but not enqueued; the sweep will process it");
         }
     }
-    Ok(HttpResponse::Ok().json(json!({ "received": true })))
+    Ok(HttpResponse::Ok().json(WebhookAck {
+        received: true,
+        duplicate: None,
+    }))
 }
