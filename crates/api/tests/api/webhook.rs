@@ -186,3 +186,58 @@ async fn an_event_stored_while_redis_was_down_is_processed_later_by_the_sweep() 
         .unwrap();
     assert_eq!(status["payment_status"], "CANCELLED");
 }
+
+#[tokio::test]
+async fn events_delivered_by_the_emulator_are_verified_stored_and_on_the_timeline() {
+    let app = spawn_app().await;
+    app.stripe
+        .add_webhook_url(format!("{}/api/payments/webhook/", app.address));
+    let user = app.create_user("ana@example.com", false).await;
+    let boss = app.create_user("boss@example.com", true).await;
+    let browser = app.browser(&user).await;
+    let checkout = app.paid_for_checkout(&browser, 1).await;
+    app.stripe
+        .pay_session(
+            checkout["session_id"].as_str().unwrap(),
+            stripe_emulator::PayOutcome::Succeed,
+        )
+        .unwrap();
+    let mut completed = None;
+    for _ in 0..100 {
+        let found: Option<String> = stripe_events::table
+            .filter(stripe_events::event_type.eq("checkout.session.completed"))
+            .select(stripe_events::id)
+            .first(&mut *app.db.conn().await)
+            .await
+            .optional()
+            .unwrap();
+        if found.is_some() {
+            completed = found;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let event_id = completed.expect("the emulator's signed delivery was accepted and stored");
+    let path = format!(
+        "/api/payments/{}/timeline/",
+        checkout["payment_id"].as_str().unwrap()
+    );
+    let timeline: Value = app
+        .get(&app.browser(&boss).await, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = timeline["timeline"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "stripe_event" && e["event_id"] == event_id.as_str()),
+        "{timeline}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "task" && e["job"] == "checkout_session_completed")
+    );
+}

@@ -28,6 +28,16 @@ use time::OffsetDateTime;
 
 pub const SIGNATURE_FAILURES: &str = "payments_webhook_signature_failures_total";
 
+/// The payment the event is about, when its object carries our metadata
+/// (links the job to the payment's timeline).
+fn payment_of(payload: &Value) -> Option<domain::PaymentId> {
+    payload
+        .pointer("/data/object/metadata/payment_id")?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
 /// The event's id and type, read from the verified payload.
 fn envelope(payload: &Value) -> Option<(String, String)> {
     let id = payload.get("id")?.as_str()?.to_owned();
@@ -80,7 +90,11 @@ pub async fn post_webhook(
     }
     let job = PaymentJob::for_event(&event_type, event_id.clone());
     let enqueued = match state.queue.get().await {
-        Ok(queue) => queue.enqueue(&mut conn, job, None, None).await,
+        Ok(queue) => {
+            queue
+                .enqueue(&mut conn, job, None, payment_of(&payload))
+                .await
+        }
         Err(e) => Err(e),
     };
     match enqueued {
