@@ -12,6 +12,9 @@ use serde::Serialize;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+/// How long after seeding a chain's first link may still be missing.
+const SEEDING_SECS: i64 = 5;
+
 /// How the chain is doing, as the dead-man switch judges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,9 +101,16 @@ pub async fn chain_status(
     let overdue_by_secs = next_run_at.map(|t| (now - t).whole_seconds());
     let running = link_status.as_deref() == Some("Running");
     let grace_secs = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+    // A chain is claimed before its first link is pushed: give the seeding
+    // worker a moment before calling a missing first link lost.
+    let seeding = fields
+        .get("created_at")
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|t| now.unix_timestamp() - t < SEEDING_SECS);
+    let finished = matches!(link_status.as_deref(), Some("Done" | "Killed" | "Failed"));
     let health = if task_id.is_none() {
         ChainHealth::Missing
-    } else if !exists || matches!(link_status.as_deref(), Some("Done" | "Killed" | "Failed")) {
+    } else if (!exists && !seeding) || finished {
         ChainHealth::Lost
     } else if !running && overdue_by_secs.is_some_and(|late| late > grace_secs) {
         ChainHealth::Overdue

@@ -361,3 +361,43 @@ async fn a_link_run_twice_keeps_exactly_one_next_link() {
     );
     assert_eq!(status(&env).await.health, ChainHealth::Healthy);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_overdue_chain_is_replaced_once_by_the_dead_man_switch() {
+    let env = TestEnv::new().await;
+    ensure_chain(
+        &env.queue,
+        &mut *env.db.conn().await,
+        Some(Duration::from_secs(3600)),
+        false,
+    )
+    .await
+    .expect("seeded");
+    let before = status(&env).await;
+    // Its next run was due long ago and nobody ran it.
+    let mut conn = env.queue.redis();
+    let _: () = redis::cmd("HSET")
+        .arg(chain::chain_key(&env.prefix))
+        .arg("next_run_at")
+        .arg(OffsetDateTime::now_utc().unix_timestamp() - 3600)
+        .query_async(&mut conn)
+        .await
+        .expect("backdated");
+    assert_eq!(status(&env).await.health, ChainHealth::Overdue);
+    // Three workers notice at once: one repairs, the others find the chain
+    // repaired (or lose the compare-and-swap on the token).
+    let checks = futures::future::join_all((0..3).map(|_| chain::deadman_check(&env.ctx))).await;
+    assert!(checks.iter().all(Result::is_ok), "{checks:?}");
+    assert!(
+        checks.iter().any(|c| matches!(c, Ok(ChainHealth::Overdue))),
+        "{checks:?}"
+    );
+    let after = status(&env).await;
+    assert_eq!(after.health, ChainHealth::Healthy);
+    assert_ne!(after.token, before.token);
+    assert_eq!(
+        scheduled(&env).await.len(),
+        1,
+        "the overdue link was replaced, not joined"
+    );
+}
