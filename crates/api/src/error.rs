@@ -149,6 +149,27 @@ impl ApiError {
         }
     }
 
+    /// A JSON body actix could not read (login): 413, 415 or 400.
+    pub fn from_json(error: &actix_web::error::JsonPayloadError, lang: Lang) -> Self {
+        use actix_web::error::JsonPayloadError as J;
+        match error {
+            J::OverflowKnownLength { .. } | J::Overflow { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                messages::PAYLOAD_TOO_LARGE,
+                lang,
+            ),
+            J::ContentType => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                messages::UNSUPPORTED_MEDIA_TYPE,
+                lang,
+            ),
+            other => Self::detail(
+                StatusCode::BAD_REQUEST,
+                format!("{}: {other}", messages::MALFORMED_JSON.get(lang)),
+            ),
+        }
+    }
+
     pub fn from_gateway(error: GatewayError, lang: Lang) -> Self {
         tracing::warn!(target: "payments", error = %error, "Stripe call failed");
         let status = if error.is_transient() {

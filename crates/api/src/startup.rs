@@ -3,6 +3,7 @@
 //! gracefully on SIGTERM/SIGINT, letting requests in flight finish.
 
 use crate::config::Settings;
+use crate::error::ApiError;
 use crate::middleware::{json_errors::json_errors, metrics};
 use crate::queue::LazyQueue;
 use crate::state::AppState;
@@ -114,7 +115,13 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(settings.json_body_limit))
-                .app_data(web::JsonConfig::default().limit(settings.json_body_limit))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(settings.json_body_limit)
+                        .error_handler(|error, req| {
+                            ApiError::from_json(&error, crate::lang::request_lang(req)).into()
+                        }),
+                )
                 .configure(|cfg| routes::configure(cfg, pool, limit))
                 .configure(openapi::configure)
         })

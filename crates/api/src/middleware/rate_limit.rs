@@ -27,8 +27,14 @@ impl PgBackend {
     }
 }
 
+/// The counters live in PostgreSQL: if it is down, so is login (503).
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(Lang::Es, anyhow::anyhow!("rate limit store: {e}"))
+    tracing::error!(target: "payments", error = %e, "login rate limit store unavailable");
+    ApiError::new(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        crate::messages::DATABASE_UNAVAILABLE,
+        Lang::Es,
+    )
 }
 
 impl Backend<SimpleInput> for PgBackend {

@@ -276,3 +276,25 @@ async fn the_csrf_endpoint_gives_the_session_token_once_logged_in() {
     let body: Value = app.get_csrf(&browser).await.json().await.unwrap();
     assert_eq!(body["csrfToken"], cookie);
 }
+
+#[tokio::test]
+async fn login_with_malformed_json_is_400() {
+    let app = spawn_app().await;
+    let caller = app.anonymous();
+    app.get_csrf(&caller).await;
+    let response = caller
+        .request(Method::POST, "/api/auth/login/")
+        .header("Content-Type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON mal formado")
+    );
+}
