@@ -1,4 +1,5 @@
-//! Nothing grows forever: finished task records in PostgreSQL, and
+//! Nothing grows forever: finished task records and idle sweep runs in
+//! PostgreSQL, and
 //! apalis-redis's finished tasks (data, meta, the `done`/`dead` sets) and
 //! the metadata of workers long gone.
 //!
@@ -44,10 +45,39 @@ return deleted
     )
 });
 
+/// Deletes sweep runs that found nothing at all (the idle chain's runs, one
+/// every 15 minutes) finished before `before`, keeping the latest chain run
+/// (the heartbeat). Runs that found or did anything are kept: they are the
+/// history SPEC §5.4 wants visible.
+pub async fn prune_idle_sweep_runs(
+    db: &mut diesel_async::AsyncPgConnection,
+    before: OffsetDateTime,
+) -> Result<usize, WorkerError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::schema::sweep_runs as r;
+    let latest = domain::models::sweep_run::SweepRun::latest_chain_run(db)
+        .await?
+        .map(|run| run.id);
+    let mut query = diesel::delete(r::table)
+        .filter(r::outcome.eq("idle"))
+        .filter(r::finished_at.lt(before))
+        .filter(r::found.eq(0))
+        .filter(r::events_processed.eq(0))
+        .filter(r::expiries_retried.eq(0))
+        .filter(r::errors.eq(0))
+        .into_boxed();
+    if let Some(latest) = latest {
+        query = query.filter(r::id.ne(latest));
+    }
+    Ok(query.execute(db).await?)
+}
+
 /// What one maintenance pass deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Cleaned {
     pub task_records: usize,
+    pub idle_sweep_runs: usize,
     pub redis_tasks: u64,
     pub worker_keys: u64,
 }
@@ -141,20 +171,23 @@ pub async fn run_once(ctx: &AppContext) -> Result<Cleaned, WorkerError> {
         OffsetDateTime::now_utc() - time::Duration::try_from(retention).unwrap_or_default();
     let mut db = ctx.pool.get().await?;
     let task_records = TaskRecord::delete_finished_before(&mut db, before).await?;
+    let idle_sweep_runs = prune_idle_sweep_runs(&mut db, before).await?;
     drop(db);
     let mut conn = ctx.queue.redis();
     let redis_tasks = prune_redis(&mut conn, ctx.queue.prefix(), before.unix_timestamp()).await?;
     let worker_keys = prune_worker_keys(&mut conn, ctx.queue.prefix()).await?;
     let cleaned = Cleaned {
         task_records,
+        idle_sweep_runs,
         redis_tasks,
         worker_keys,
     };
     m::cleaned("task_records", task_records as u64);
+    m::cleaned("idle_sweep_runs", idle_sweep_runs as u64);
     m::cleaned("redis_tasks", redis_tasks);
     m::cleaned("worker_keys", worker_keys);
     if cleaned != Cleaned::default() {
-        tracing::info!(target: "payments", task_records, redis_tasks, worker_keys,
+        tracing::info!(target: "payments", task_records, idle_sweep_runs, redis_tasks, worker_keys,
             "old finished tasks cleaned up");
     }
     Ok(cleaned)

@@ -96,3 +96,53 @@ async fn prune_removes_finished_tasks_but_never_scheduled_ones() {
             .is_some()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_sweep_runs_are_pruned_but_the_heartbeat_and_useful_runs_stay() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::models::sweep_run::SweepRun;
+    use domain::schema::sweep_runs as r;
+    let env = TestEnv::new().await;
+    let mut db = env.db.conn().await;
+    let old = OffsetDateTime::now_utc() - time::Duration::days(10);
+    let rows = [
+        ("idle-old", "idle", 0, old),
+        ("fixed-old", "fixed", 2, old),
+        ("idle-latest", "idle", 0, old + time::Duration::hours(1)),
+    ];
+    let mut ids = Vec::new();
+    for (name, outcome, found, at) in rows {
+        let id = uuid::Uuid::now_v7();
+        SweepRun::start(&mut db, id, "chain", Some(name), false)
+            .await
+            .unwrap();
+        diesel::update(r::table.find(id))
+            .set((
+                r::outcome.eq(outcome),
+                r::found.eq(found),
+                r::started_at.eq(at),
+                r::finished_at.eq(at),
+            ))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let before = OffsetDateTime::now_utc() - time::Duration::days(7);
+    let n = worker::maintenance::prune_idle_sweep_runs(&mut db, before)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let left: Vec<uuid::Uuid> = r::table
+        .select(r::id)
+        .order(r::started_at)
+        .load(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(
+        left,
+        vec![ids[1], ids[2]],
+        "useful runs and the heartbeat stay"
+    );
+}
