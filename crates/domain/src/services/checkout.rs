@@ -46,6 +46,17 @@ pub struct CheckoutSettings {
     pub cancel_url: String,
 }
 
+/// Stripe accepts `expires_at` between 30 min and 24 h after *its* creation
+/// time; request latency and clock skew make the exact bounds fail, so the
+/// lifetime is kept a minute inside them.
+fn session_lifetime(ttl: Duration) -> Duration {
+    const MARGIN: Duration = Duration::from_secs(60);
+    ttl.clamp(
+        Duration::from_secs(30 * 60) + MARGIN,
+        Duration::from_secs(24 * 3600) - MARGIN,
+    )
+}
+
 /// Quantities per product, merged and checked.
 fn parse_items(items: &[CheckoutItem]) -> Result<BTreeMap<ProductId, i32>, DomainError> {
     if items.is_empty() {
@@ -201,7 +212,7 @@ pub async fn checkout(
 ) -> Result<Payment, DomainError> {
     let quantities = parse_items(&request.items)?;
     let reserved = reserve(conn, request, &quantities).await?;
-    let ttl = time::Duration::try_from(settings.session_ttl)
+    let ttl = time::Duration::try_from(session_lifetime(settings.session_ttl))
         .map_err(|e| DomainError::InvalidInput(e.to_string()))?;
     let new_session = NewCheckoutSession {
         payment_id: reserved.payment_id,
@@ -241,6 +252,22 @@ mod tests {
             product_id: ProductId(product),
             quantity,
         }
+    }
+
+    #[test]
+    fn session_lifetime_stays_inside_stripes_bounds() {
+        assert_eq!(
+            session_lifetime(Duration::from_secs(1800)),
+            Duration::from_secs(1860)
+        );
+        assert_eq!(
+            session_lifetime(Duration::from_secs(3600)),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            session_lifetime(Duration::from_secs(86400)),
+            Duration::from_secs(86340)
+        );
     }
 
     #[test]
