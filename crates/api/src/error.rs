@@ -172,12 +172,15 @@ impl ApiError {
 
     pub fn from_gateway(error: GatewayError, lang: Lang) -> Self {
         tracing::warn!(target: "payments", error = %error, "Stripe call failed");
-        let status = if error.is_transient() {
-            StatusCode::SERVICE_UNAVAILABLE
+        if error.is_transient() {
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                messages::STRIPE_UNAVAILABLE,
+                lang,
+            )
         } else {
-            StatusCode::BAD_GATEWAY
-        };
-        Self::new(status, messages::STRIPE_UNAVAILABLE, lang)
+            Self::new(StatusCode::BAD_GATEWAY, messages::STRIPE_REFUSED, lang)
+        }
     }
 
     pub fn from_queue(error: QueueError, lang: Lang) -> Self {

@@ -48,6 +48,7 @@ messages! {
     INVALID_COUPON => "El cupón no es válido.", "The coupon is not valid.";
     MIXED_CURRENCIES => "Todos los productos de un pedido deben tener la misma moneda.", "All products of an order must share one currency.";
     STRIPE_UNAVAILABLE => "Stripe no está disponible; inténtelo más tarde.", "Stripe is unavailable; try again later.";
+    STRIPE_REFUSED => "Stripe rechazó la petición.", "Stripe refused the request.";
     DATABASE_UNAVAILABLE => "La base de datos no está disponible.", "The database is unavailable.";
     QUEUE_UNAVAILABLE => "Cola de tareas no disponible", "Task queue unavailable";
     ALREADY_PAID => "El pago ya se completó en Stripe.", "The payment was already completed in Stripe.";
