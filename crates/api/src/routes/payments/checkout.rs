@@ -37,7 +37,6 @@ pub struct CheckoutBody {
     pub currency: String,
 }
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 fn item(value: &Value, index: usize, lang: Lang) -> Result<CheckoutItem, String> {
     let prefix = lang.pick("Elemento", "Item");
@@ -135,21 +134,11 @@ fn parse(
     }
 }
 
-/// Stripe refuses an `expires_at` less than 30 minutes or 24 hours or more
-/// from the moment *it* creates the session; a TTL at either bound would be
-/// refused whenever the second ticks over in transit. Keep a minute inside.
-const TTL_MARGIN: Duration = Duration::from_secs(60);
-const STRIPE_MIN_TTL: Duration = Duration::from_secs(1800);
-const STRIPE_MAX_TTL: Duration = Duration::from_secs(86400);
-
-fn session_ttl(configured: Duration) -> Duration {
-    configured.clamp(STRIPE_MIN_TTL + TTL_MARGIN, STRIPE_MAX_TTL - TTL_MARGIN)
-}
-
 fn settings(state: &AppState) -> CheckoutSettings {
     let frontend = &state.settings.frontend_url;
     CheckoutSettings {
-        session_ttl: session_ttl(state.settings.checkout_session_ttl),
+        // The domain keeps it a minute inside Stripe's bounds.
+        session_ttl: state.settings.checkout_session_ttl,
         success_url: format!("{frontend}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"),
         cancel_url: format!("{frontend}/checkout/cancel"),
     }
@@ -200,25 +189,4 @@ pub async fn post_checkout(
         Ok(Reply::json(StatusCode::CREATED, &body))
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_session_ttl_stays_inside_stripes_bounds() {
-        assert_eq!(
-            session_ttl(Duration::from_secs(1800)),
-            Duration::from_secs(1860)
-        );
-        assert_eq!(
-            session_ttl(Duration::from_secs(3600)),
-            Duration::from_secs(3600)
-        );
-        assert_eq!(
-            session_ttl(Duration::from_secs(86400)),
-            Duration::from_secs(86340)
-        );
-    }
 }
