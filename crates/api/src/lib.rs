@@ -1,5 +1,4 @@
-//! The payments HTTP API (SPEC §6): actix-web over the domain services,
-//! the Stripe gateway and the apalis-redis job queue.
+#![doc = include_str!("../README.md")]
 
 pub mod auth;
 pub mod body;
