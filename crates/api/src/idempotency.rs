@@ -85,6 +85,15 @@ fn replay(saved: SavedResponse) -> HttpResponse {
         .body(saved.body)
 }
 
+/// How long a duplicate waits for the request holding its key.
+const WAIT_FOR_FIRST: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// PostgreSQL gave up waiting for the row lock (SQLSTATE 55P03).
+fn is_lock_timeout(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("lock timeout"))
+}
+
 /// Runs `work` at most once per (user, key); without a key, just runs it.
 pub async fn run_once<F>(
     pool: &DbPool,
@@ -108,8 +117,25 @@ where
     AnsiTransactionManager::begin_transaction(conn)
         .await
         .or_api(lang)?;
-    let claimed = idempotency::claim(conn, user, &key, &request_hash).await;
+    // A duplicate waits for the first request to finish, but not forever.
+    let claimed = match diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "SET LOCAL lock_timeout = '{}s'",
+            WAIT_FOR_FIRST.as_secs()
+        )),
+        &mut *conn,
+    )
+    .await
+    {
+        Ok(_) => idempotency::claim(conn, user, &key, &request_hash).await,
+        Err(e) => Err(e),
+    };
     let refusal = match claimed {
+        Err(e) if is_lock_timeout(&e) => Some(Err(ApiError::new(
+            StatusCode::CONFLICT,
+            messages::IDEMPOTENCY_IN_PROGRESS,
+            lang,
+        ))),
         Err(e) => Some(Err(e).or_api(lang)),
         Ok(Claim::New) => None,
         Ok(Claim::Replay(saved)) => Some(Ok(replay(saved))),
