@@ -298,3 +298,29 @@ async fn login_with_malformed_json_is_400() {
             .starts_with("JSON mal formado")
     );
 }
+
+#[tokio::test]
+async fn logging_in_again_rotates_the_session_key() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let first = browser.cookie("sessionid").unwrap();
+    assert_eq!(
+        app.login(&browser, &user.email, PASSWORD).await.status(),
+        200
+    );
+    let second = browser.cookie("sessionid").unwrap();
+    assert_ne!(first, second);
+    let with = |key: String| {
+        reqwest::Client::new()
+            .get(format!("{}/api/auth/me/", app.address))
+            .header("Cookie", format!("sessionid={key}"))
+            .send()
+    };
+    assert_eq!(
+        with(first).await.unwrap().status(),
+        401,
+        "the old key is revoked"
+    );
+    assert_eq!(with(second).await.unwrap().status(), 200);
+}
