@@ -62,6 +62,12 @@ pub fn chain_heartbeat(age_secs: f64, healthy: bool) {
     gauge!("payments_sweep_chain_healthy").set(if healthy { 1.0 } else { 0.0 });
 }
 
+/// Open payments past their session's expiry, not yet reconciled.
+pub fn open_expired_payments(count: i64) {
+    #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
+    gauge!("payments_open_expired_payments").set(count as f64);
+}
+
 pub fn stripe_call(operation: &'static str, took: Duration, error: Option<&GatewayError>) {
     histogram!("payments_stripe_call_seconds", "operation" => operation).record(took.as_secs_f64());
     if let Some(e) = error {

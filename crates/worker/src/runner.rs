@@ -18,6 +18,7 @@ use crate::queue::queue_config;
 use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
 use apalis_redis::{Config, RedisStorage};
 use domain::jobs::{PAYMENTS_QUEUE, SWEEP_QUEUE};
+use domain::models::payment::Payment;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -183,6 +184,21 @@ async fn chain_keeper(ctx: Arc<AppContext>, mut stop: watch::Receiver<bool>) {
             tracing::warn!(target: "payments", error = %e,
                 "dead-man switch could not check the sweep chain");
         }
+        observe_open_expired(&ctx).await;
+    }
+}
+
+/// Exports how many open payments wait past their expiry for the sweep.
+async fn observe_open_expired(ctx: &AppContext) {
+    let counted = async {
+        let mut db = ctx.pool.get().await?;
+        let now = time::OffsetDateTime::now_utc();
+        Ok::<_, WorkerError>(Payment::count_open_and_expired(&mut db, now).await?)
+    };
+    match counted.await {
+        Ok(n) => m::open_expired_payments(n),
+        Err(e) => tracing::warn!(target: "payments", error = %e,
+            "could not count open payments past their expiry"),
     }
 }
 

@@ -206,4 +206,19 @@ impl Payment {
             .load(conn)
             .await
     }
+
+    /// How many open payments are past their session's expiry: what the
+    /// sweep has yet to reconcile. A number that keeps growing means the
+    /// sweep is not running (alerted on as stuck pending payments).
+    pub async fn count_open_and_expired(
+        conn: &mut AsyncPgConnection,
+        now: OffsetDateTime,
+    ) -> QueryResult<i64> {
+        payments::table
+            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed]))
+            .filter(payments::expires_at.lt(now))
+            .count()
+            .get_result(conn)
+            .await
+    }
 }
