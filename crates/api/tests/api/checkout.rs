@@ -262,3 +262,21 @@ async fn a_coupon_discounts_the_amount_and_an_invalid_one_is_400() {
         "the refused checkout reserved nothing"
     );
 }
+
+#[tokio::test]
+async fn an_overlong_idempotency_key_is_400() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let response = browser
+        .request(Method::POST, "/api/payments/checkout/")
+        .header("Idempotency-Key", "k".repeat(256))
+        .json(&json!({ "items": [{ "product_id": app.product.0, "quantity": 1 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["Idempotency-Key"][0].is_string(), "{body}");
+    assert_eq!(payments_count(&app).await, 0);
+}

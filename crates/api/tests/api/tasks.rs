@@ -330,3 +330,28 @@ async fn permission_matrix_for_cookie_and_token_callers() {
         assert_eq!(got.as_u16(), want, "{name} without CSRF");
     }
 }
+
+#[tokio::test]
+async fn check_expired_sessions_refuses_options_that_are_not_booleans() {
+    let app = spawn_app().await;
+    let boss = app.create_user("boss@example.com", true).await;
+    let boss = app.browser(&boss).await;
+    let response = app
+        .post_json(
+            &boss,
+            "/api/payments/check_expired_sessions/",
+            &serde_json::json!({ "dry_run": "yes" }),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["dry_run"][0], "Debe ser un booleano.");
+    let response = app
+        .post_json(
+            &boss,
+            "/api/payments/check_expired_sessions/",
+            &serde_json::json!({ "dry_run": true, "force": false }),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+}

@@ -241,3 +241,13 @@ async fn events_delivered_by_the_emulator_are_verified_stored_and_on_the_timelin
             .any(|e| e["kind"] == "task" && e["job"] == "checkout_session_completed")
     );
 }
+
+#[tokio::test]
+async fn an_oversized_webhook_is_413() {
+    let app = spawn_app().await;
+    let mut payload = event("evt_huge");
+    payload["padding"] = Value::String("x".repeat(2 * 1024 * 1024));
+    let response = app.webhook(&payload, WEBHOOK_SECRET, now()).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(stored_events(&app).await, 0);
+}
