@@ -3,6 +3,7 @@
 pub mod cancel;
 pub mod check_expired;
 pub mod checkout;
+pub mod checkout_input;
 pub mod debug_cancel;
 pub mod list;
 pub mod lookup;
