@@ -34,6 +34,7 @@ messages! {
     CSRF_FAILED => "Falló la verificación CSRF", "CSRF Failed";
     CSRF_COOKIE_MISSING => "no se ha establecido la cookie CSRF.", "CSRF cookie not set.";
     CSRF_TOKEN_MISSING => "falta el token CSRF.", "CSRF token missing.";
+    CSRF_ORIGIN => "el origen de la petición no es de confianza.", "Origin checking failed: the origin is not trusted.";
     CSRF_TOKEN_INCORRECT => "el token CSRF es incorrecto.", "CSRF token incorrect.";
     INVALID_CREDENTIALS => "Correo electrónico o contraseña no válidos.", "Invalid email or password.";
     TOO_MANY_REQUESTS => "Demasiadas peticiones; inténtelo más tarde.", "Request was throttled; try again later.";

@@ -1,12 +1,15 @@
 //! Django's double-submit CSRF check: on unsafe methods a cookie-
 //! authenticated request must send `X-CSRFToken` equal to the `csrftoken`
-//! cookie (and, once logged in, equal to the session's token).
+//! cookie (and, once logged in, equal to the session's token). Like Django,
+//! an `Origin` header, when sent, must be this site or a trusted origin
+//! (`ALLOWED_ORIGINS`).
 
 use super::session::{CSRF_COOKIE, CSRF_HEADER};
 use crate::error::ApiError;
 use crate::messages::{self, Msg};
+use crate::state::AppState;
 use actix_web::HttpRequest;
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::{Method, StatusCode, header};
 use domain::i18n::Lang;
 use subtle::ConstantTimeEq;
 
@@ -24,10 +27,26 @@ fn failure(reason: Msg, lang: Lang) -> ApiError {
     )
 }
 
+/// The request's own origin (`scheme://host`) or one of `ALLOWED_ORIGINS`.
+fn origin_trusted(req: &HttpRequest, origin: &str) -> bool {
+    let info = req.connection_info();
+    if origin == format!("{}://{}", info.scheme(), info.host()) {
+        return true;
+    }
+    req.app_data::<actix_web::web::Data<AppState>>()
+        .is_some_and(|state| state.settings.allowed_origins.iter().any(|o| o == origin))
+}
+
 /// Checks the header against the cookie and, if given, the session's token.
 pub fn check(req: &HttpRequest, session_token: Option<&str>, lang: Lang) -> Result<(), ApiError> {
     if is_safe(req.method()) {
         return Ok(());
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !origin_trusted(req, origin) {
+            return Err(failure(messages::CSRF_ORIGIN, lang));
+        }
     }
     let cookie = req
         .cookie(CSRF_COOKIE)

@@ -324,3 +324,28 @@ async fn logging_in_again_rotates_the_session_key() {
     );
     assert_eq!(with(second).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn unsafe_cookie_requests_from_an_untrusted_origin_are_403() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let id = app.paid_for_checkout(&browser, 1).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = |origin: &'static str| {
+        browser
+            .request(Method::POST, &format!("/api/payments/{id}/cancel/"))
+            .header("Origin", origin)
+            .send()
+    };
+    let refused = cancel("http://evil.test").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "Falló la verificación CSRF: el origen de la petición no es de confianza."
+    );
+    assert_eq!(cancel("http://frontend.test").await.unwrap().status(), 200);
+}
