@@ -3,7 +3,10 @@
 //! Command names keep the seed's underscores (`wait_for_db`); the dashed
 //! spelling (`wait-for-db`) is accepted as a visible alias.
 
-use crate::commands::{create_token, create_user, migrate, seed_demo, wait_for_db, wait_for_redis};
+use crate::commands::{
+    check_http, check_payment_status, clean_expired_sessions, create_token, create_user, migrate,
+    seed_demo, start_auto_cleanup, test_cancellation, wait_for_db, wait_for_redis,
+};
 use clap::{Args, Parser, Subcommand};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/payments";
@@ -12,6 +15,13 @@ const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success
   1  failure (a one-line reason is printed on stderr)
+  2  usage error (unknown command, bad or missing option)";
+
+const SWEEP_EXIT_HELP: &str = "\
+Exit status:
+  0  the sweep ran (payments it could not reconcile are counted under
+     'errors' in the summary and retried by the next sweep)
+  1  the sweep could not run (database or configuration; one line on stderr)
   2  usage error (unknown command, bad or missing option)";
 
 #[derive(Debug, Parser)]
@@ -72,4 +82,32 @@ pub enum Command {
     /// Create demo users, products with stock and a coupon (safe to re-run).
     #[command(name = "seed_demo", visible_alias = "seed-demo", after_help = EXIT_STATUS_HELP)]
     SeedDemo(seed_demo::Opts),
+
+    /// Run one expired-session sweep now, in this process, and summarise it.
+    #[command(
+        name = "clean_expired_sessions",
+        visible_alias = "clean-expired-sessions",
+        after_help = SWEEP_EXIT_HELP
+    )]
+    CleanExpiredSessions(clean_expired_sessions::Opts),
+
+    /// Ensure the single self-rescheduling sweep chain (replace it with --delay).
+    #[command(name = "start_auto_cleanup", visible_alias = "start-auto-cleanup", after_help = EXIT_STATUS_HELP)]
+    StartAutoCleanup(start_auto_cleanup::Opts),
+
+    /// Show payments with their order and Stripe state and cancel them.
+    #[command(name = "test_cancellation", visible_alias = "test-cancellation", after_help = EXIT_STATUS_HELP)]
+    TestCancellation(test_cancellation::Opts),
+
+    /// A table of payments (default: PENDING); --watch refreshes it live.
+    #[command(
+        name = "check_payment_status",
+        visible_alias = "check-payment-status",
+        after_help = EXIT_STATUS_HELP
+    )]
+    CheckPaymentStatus(check_payment_status::Opts),
+
+    /// Exit 0 when GET URL answers 2xx (container health checks).
+    #[command(name = "check_http", visible_alias = "check-http", after_help = EXIT_STATUS_HELP)]
+    CheckHttp(check_http::Opts),
 }

@@ -1,15 +1,21 @@
 //! One module per command: `Opts` (its arguments), `run` (does the work on
 //! a connection or URL and returns data) and `print` (text or JSON).
 
+pub mod check_http;
+pub mod check_payment_status;
+pub mod clean_expired_sessions;
 pub mod create_token;
 pub mod create_user;
 pub mod migrate;
 pub mod seed_demo;
+pub mod start_auto_cleanup;
+pub mod test_cancellation;
 pub mod wait_for_db;
 pub mod wait_for_redis;
 
 use crate::cli::{Cli, Command};
-use crate::database::connect;
+use crate::database::{connect, connect_pool};
+use crate::services::StripeSettings;
 
 /// Runs the parsed command line; the error is the one-line reason to show.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
@@ -35,6 +41,29 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let mut conn = connect(database_url).await?;
             seed_demo::print(&seed_demo::run(&mut conn, &opts).await?, json)
         }
+        Command::CleanExpiredSessions(opts) => {
+            let gateway = StripeSettings::from_env()?.client()?;
+            let pool = connect_pool(database_url, opts.pool_size()).await?;
+            let report = clean_expired_sessions::run(&pool, &gateway, &opts).await?;
+            clean_expired_sessions::print(&report, json)
+        }
+        Command::StartAutoCleanup(opts) => {
+            let mut conn = connect(database_url).await?;
+            let queue = opts.queue.connect().await?;
+            let outcome = start_auto_cleanup::run(&queue, &mut conn, &opts).await?;
+            start_auto_cleanup::print(&outcome, json)
+        }
+        Command::TestCancellation(opts) => {
+            let gateway = StripeSettings::from_env()?.client()?;
+            let mut conn = connect(database_url).await?;
+            let report = test_cancellation::run(&mut conn, &gateway, &opts).await?;
+            test_cancellation::print(&report, json)
+        }
+        Command::CheckPaymentStatus(opts) => {
+            let mut conn = connect(database_url).await?;
+            check_payment_status::run(&mut conn, &opts, json).await
+        }
+        Command::CheckHttp(opts) => check_http::print(&check_http::run(&opts).await?, json),
     }
 }
 

@@ -1,0 +1,275 @@
+//! `manage test_cancellation`: show payments with their order and Stripe
+//! state and cancel them through the same service as the API
+//! (`cancel_payment`, audited with source `cli`). `--stripe-test` reads
+//! each session from Stripe first and reports where the local mirror and
+//! Stripe disagree. `--dry-run` cancels nothing.
+
+use super::create_user::parse_email;
+use crate::payments::{PaymentRow, Selection, or_dash};
+use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use diesel_async::AsyncPgConnection;
+use domain::PaymentId;
+use domain::PaymentStatus;
+use domain::audit::{Actor, AuditSource};
+use domain::gateway::{CheckoutSession, StripeGateway};
+use domain::services::cancel_payment;
+use domain::values::email::Email;
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Args)]
+pub struct Opts {
+    /// One payment (any status).
+    #[arg(long)]
+    pub payment_id: Option<Uuid>,
+
+    /// The PENDING payments of this user.
+    #[arg(long, value_parser = parse_email)]
+    pub user_email: Option<Email>,
+
+    /// Show what would be cancelled; cancel nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also read each session from Stripe and report disagreements.
+    #[arg(long)]
+    pub stripe_test: bool,
+
+    /// Without --payment-id or --user-email: really cancel every PENDING
+    /// payment listed (refused otherwise).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// What Stripe says about a payment's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StripeCheck {
+    pub session_status: Option<String>,
+    pub payment_status: Option<String>,
+    /// Differences between Stripe and the local records; empty: they agree.
+    pub disagreements: Vec<String>,
+}
+
+/// What cancelling did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancellation {
+    pub payment_status: Option<PaymentStatus>,
+    pub order_status: Option<domain::OrderStatus>,
+    pub already_cancelled: bool,
+    /// Stripe could not be told (the sweep retries the expiry).
+    pub warning: Option<String>,
+    /// Not cancelled, and why (e.g. Stripe says it is paid).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tested {
+    #[serde(flatten)]
+    pub payment: PaymentRow,
+    pub stripe: Option<StripeCheck>,
+    pub cancellation: Option<Cancellation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub dry_run: bool,
+    pub payments: Vec<Tested>,
+}
+
+impl Report {
+    pub fn cancelled(&self) -> usize {
+        self.payments
+            .iter()
+            .filter(|t| t.cancellation.as_ref().is_some_and(|c| c.error.is_none()))
+            .count()
+    }
+}
+
+pub async fn run(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    opts: &Opts,
+) -> anyhow::Result<Report> {
+    let selection = Selection::from_flags(
+        opts.payment_id,
+        opts.user_email.as_ref(),
+        &[PaymentStatus::Pending],
+        &[PaymentStatus::Pending],
+    );
+    anyhow::ensure!(
+        opts.dry_run || opts.all || !matches!(selection, Selection::Status(_)),
+        "refusing to cancel every PENDING payment: give --payment-id, --user-email, --dry-run or --all"
+    );
+    let actor = Actor::new(AuditSource::Cli, crate::services::operator());
+    let mut payments = Vec::new();
+    for view in selection.load(conn).await? {
+        let payment = PaymentRow::from(&view);
+        let stripe = if opts.stripe_test {
+            Some(check_stripe(gateway, &payment).await)
+        } else {
+            None
+        };
+        let cancellation = if opts.dry_run {
+            None
+        } else {
+            Some(cancel(conn, gateway, payment.payment_id, &actor).await)
+        };
+        payments.push(Tested {
+            payment,
+            stripe,
+            cancellation,
+        });
+    }
+    Ok(Report {
+        dry_run: opts.dry_run,
+        payments,
+    })
+}
+
+async fn cancel(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    id: Uuid,
+    actor: &Actor,
+) -> Cancellation {
+    match cancel_payment(conn, gateway, PaymentId(id), actor).await {
+        Ok(outcome) => Cancellation {
+            payment_status: Some(outcome.payment.status),
+            order_status: Some(outcome.order_status),
+            already_cancelled: outcome.already_cancelled,
+            warning: outcome.stripe_warning,
+            error: None,
+        },
+        Err(error) => Cancellation {
+            payment_status: None,
+            order_status: None,
+            already_cancelled: false,
+            warning: None,
+            error: Some(error.to_string()),
+        },
+    }
+}
+
+async fn check_stripe(gateway: &dyn StripeGateway, payment: &PaymentRow) -> StripeCheck {
+    let Some(session_id) = payment.stripe_session_id.as_deref() else {
+        return StripeCheck {
+            session_status: None,
+            payment_status: None,
+            disagreements: vec!["the payment has no Checkout Session".into()],
+        };
+    };
+    match gateway.retrieve_checkout_session(session_id).await {
+        Ok(session) => StripeCheck {
+            session_status: Some(session.status.as_str().to_owned()),
+            payment_status: Some(session.payment_status.as_str().to_owned()),
+            disagreements: disagreements(payment, &session),
+        },
+        Err(error) => StripeCheck {
+            session_status: None,
+            payment_status: None,
+            disagreements: vec![format!("Stripe could not be asked: {error}")],
+        },
+    }
+}
+
+/// Where the local payment and its mirror differ from Stripe's session.
+pub fn disagreements(payment: &PaymentRow, session: &CheckoutSession) -> Vec<String> {
+    let mut found = Vec::new();
+    let stripe_status = session.status.as_str();
+    let stripe_paid = session.payment_status.as_str();
+    if payment.stripe_session_status.as_deref() != Some(stripe_status) {
+        found.push(format!(
+            "session status: local mirror {}, Stripe {stripe_status}",
+            or_dash(payment.stripe_session_status.as_deref())
+        ));
+    }
+    if payment.stripe_payment_status.as_deref() != Some(stripe_paid) {
+        found.push(format!(
+            "payment status: local mirror {}, Stripe {stripe_paid}",
+            or_dash(payment.stripe_payment_status.as_deref())
+        ));
+    }
+    let local = payment.payment_status;
+    if session.is_paid() && !matches!(local, PaymentStatus::Completed | PaymentStatus::Refunded) {
+        found.push(format!("Stripe says paid, the payment is {local} here"));
+    }
+    if !session.is_paid() && local == PaymentStatus::Completed {
+        found.push("the payment is COMPLETED here, Stripe has no payment".into());
+    }
+    if stripe_status == "open" && local == PaymentStatus::Cancelled {
+        found.push("cancelled here, but the session is still open in Stripe".into());
+    }
+    found
+}
+
+pub fn print(report: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        return super::print_json(report);
+    }
+    if report.payments.is_empty() {
+        println!("no matching payments");
+        return Ok(());
+    }
+    println!("{}", table(report));
+    if report.dry_run {
+        println!(
+            "Dry run: {} payment(s) would be cancelled; nothing was changed.",
+            report.payments.len()
+        );
+    } else {
+        println!(
+            "{} of {} payment(s) cancelled (audit source 'cli').",
+            report.cancelled(),
+            report.payments.len()
+        );
+    }
+    Ok(())
+}
+
+fn table(report: &Report) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header(vec![
+        "payment",
+        "user",
+        "amount",
+        "payment / order",
+        "mirror session / payment",
+        "Stripe check",
+        "result",
+    ]);
+    for t in &report.payments {
+        let p = &t.payment;
+        let stripe = t.stripe.as_ref().map_or_else(String::new, |s| {
+            if s.disagreements.is_empty() {
+                format!("agrees ({})", or_dash(s.session_status.as_deref()))
+            } else {
+                s.disagreements.join("\n")
+            }
+        });
+        let result = match &t.cancellation {
+            None => "would cancel".to_owned(),
+            Some(c) => match (&c.error, &c.warning, c.already_cancelled) {
+                (Some(error), _, _) => format!("not cancelled: {error}"),
+                (None, _, true) => "already cancelled".to_owned(),
+                (None, Some(warning), false) => format!("cancelled; warning: {warning}"),
+                (None, None, false) => "cancelled".to_owned(),
+            },
+        };
+        table.add_row(vec![
+            p.payment_id.to_string(),
+            p.user_email.clone(),
+            p.amount.clone(),
+            format!("{} / {}", p.payment_status, p.order_status),
+            format!(
+                "{} / {}",
+                or_dash(p.stripe_session_status.as_deref()),
+                or_dash(p.stripe_payment_status.as_deref())
+            ),
+            stripe,
+            result,
+        ]);
+    }
+    table
+}
