@@ -1,6 +1,6 @@
 //! Password hashing: Argon2id with a random salt, stored as a PHC string.
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -21,13 +21,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// Whether `password` matches a stored PHC string (false for a malformed one).
 pub fn password_matches(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .context("stored hash")
-        .is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+    PasswordHash::new(phc).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
