@@ -1,0 +1,186 @@
+//! The built binary, as operators and container health checks run it.
+
+use crate::support::TestEnv;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn manage(env: &TestEnv, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_manage"))
+        .env("DATABASE_URL", env.db.url())
+        .env("REDIS_URL", &env.redis_url)
+        .env("QUEUE_PREFIX", &env.prefix)
+        .env("STRIPE_API_BASE", env.emulator.base_url())
+        .env("STRIPE_SECRET_KEY", "sk_test_manage")
+        .env_remove("RUST_LOG")
+        .args(args)
+        .output()
+        .expect("run manage")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", stderr(output));
+    serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
+}
+
+/// A one-shot HTTP server answering `status_line` on a free port.
+fn http_server(status_line: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/readyz", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let reply =
+                format!("HTTP/1.1 {status_line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_operator_commands_print_json_that_parses() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    env.backdate_expiry(&payment).await;
+
+    let sweep = json(&manage(
+        &env,
+        &["clean_expired_sessions", "--dry-run", "--json"],
+    ));
+    assert_eq!(sweep["dry_run"], true);
+    assert_eq!(sweep["found"], 1, "{sweep}");
+    let chain = json(&manage(
+        &env,
+        &["start-auto-cleanup", "--dry-run", "--json"],
+    ));
+    assert_eq!(chain["plan"], "start", "{chain}");
+    assert_eq!(chain["before"]["health"], "missing", "{chain}");
+    let tested = json(&manage(
+        &env,
+        &["test_cancellation", "--dry-run", "--stripe-test", "--json"],
+    ));
+    assert_eq!(
+        tested["payments"][0]["payment_id"],
+        payment.id.to_string(),
+        "{tested}"
+    );
+    assert_eq!(
+        tested["payments"][0]["stripe"]["session_status"], "open",
+        "{tested}"
+    );
+    let status = json(&manage(&env, &["check_payment_status", "--json"]));
+    assert_eq!(
+        status["payments"][0]["payment_status"], "PENDING",
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_clean_expired_sessions_prints_the_summary_table() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    env.backdate_expiry(&payment).await;
+
+    let output = manage(&env, &["clean-expired-sessions"]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for line in [
+        "expired or stale payments found",
+        "recovered as completed",
+        "errors",
+        "Recorded as sweep run",
+    ] {
+        assert!(text.contains(line), "no '{line}' in:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_check_payment_status_watch_ends_on_time_with_status_0() {
+    let env = TestEnv::new().await;
+    env.checkout().await;
+    let started = Instant::now();
+
+    let output = manage(
+        &env,
+        &[
+            "check_payment_status",
+            "--watch",
+            "--duration",
+            "2",
+            "--interval",
+            "1",
+        ],
+    );
+
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    let text = stdout(&output);
+    assert!(text.matches("payments at").count() >= 2, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_check_http_passes_on_2xx_and_fails_with_one_line_otherwise() {
+    let env = TestEnv::new().await;
+
+    let ok = manage(&env, &["check_http", &http_server("200 OK")]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+
+    let unavailable = manage(
+        &env,
+        &["check_http", &http_server("503 Service Unavailable")],
+    );
+    assert_eq!(unavailable.status.code(), Some(1));
+    assert!(
+        stderr(&unavailable).contains("answered 503"),
+        "{}",
+        stderr(&unavailable)
+    );
+
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/healthz", listener.local_addr().unwrap())
+    };
+    let refused = manage(&env, &["check-http", &closed, "--timeout", "2"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let reason = stderr(&refused);
+    assert_eq!(reason.lines().count(), 1, "{reason}");
+    assert!(
+        reason.starts_with(&format!("error: GET {closed} failed")),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_bad_operator_arguments_are_usage_errors() {
+    let env = TestEnv::new().await;
+    for args in [
+        &["check_payment_status", "--interval", "0"][..],
+        &["test_cancellation", "--payment-id", "not-a-uuid"],
+        &["start_auto_cleanup", "--delay", "soon"],
+        &["check_http"],
+    ] {
+        let output = manage(&env, args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}

@@ -1,0 +1,114 @@
+use crate::support::TestEnv;
+use domain::PaymentStatus;
+use domain::audit::{Entity, history};
+use domain::gateway::{SessionStatus, StripeGateway};
+use domain::testing::check_invariants;
+use domain::values::email::Email;
+use manage::commands::test_cancellation::{self, Opts};
+use stripe_emulator::PayOutcome;
+
+fn opts() -> Opts {
+    Opts {
+        payment_id: None,
+        user_email: None,
+        dry_run: false,
+        stripe_test: false,
+        all: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cancellation_cancels_through_the_cancel_service_with_audit_source_cli() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    let other = env.checkout().await;
+    let opts = Opts {
+        payment_id: Some(payment.id.0),
+        ..opts()
+    };
+
+    let report = test_cancellation::run(&mut *env.db.conn().await, &env.gateway, &opts)
+        .await
+        .expect("cancel");
+
+    assert_eq!(report.payments.len(), 1);
+    assert_eq!(report.cancelled(), 1, "{report:?}");
+    let done = report.payments[0].cancellation.as_ref().expect("cancelled");
+    assert_eq!(done.payment_status, Some(PaymentStatus::Cancelled));
+    assert_eq!(env.payment(&payment).await.status, PaymentStatus::Cancelled);
+    assert_eq!(env.payment(&other).await.status, PaymentStatus::Pending);
+    let audit = history(&mut *env.db.conn().await, Entity::Payment(payment.id.0))
+        .await
+        .expect("audit");
+    let last = audit.last().expect("an audit row");
+    assert_eq!(
+        (last.to_status.as_str(), last.source.as_str()),
+        ("CANCELLED", "cli")
+    );
+    let session = payment.stripe_session_id.as_deref().unwrap();
+    let session = env
+        .gateway
+        .retrieve_checkout_session(session)
+        .await
+        .unwrap();
+    assert_eq!(session.status, SessionStatus::Expired, "expired in Stripe");
+    check_invariants(&mut *env.db.conn().await)
+        .await
+        .assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cancellation_dry_run_cancels_nothing_and_stripe_test_reports_disagreements() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    // Paid in Stripe; the webhook never arrived, so the mirror disagrees.
+    env.emulator
+        .pay_session(
+            payment.stripe_session_id.as_deref().unwrap(),
+            PayOutcome::Succeed,
+        )
+        .expect("paid");
+    let tables = env.dump_tables().await;
+    let opts = Opts {
+        user_email: Some(Email::parse("ana@example.com").unwrap()),
+        dry_run: true,
+        stripe_test: true,
+        ..opts()
+    };
+
+    let report = test_cancellation::run(&mut *env.db.conn().await, &env.gateway, &opts)
+        .await
+        .expect("dry run");
+
+    assert_eq!(report.payments.len(), 1);
+    assert_eq!(report.cancelled(), 0);
+    let tested = &report.payments[0];
+    assert_eq!(tested.cancellation, None);
+    let stripe = tested.stripe.as_ref().expect("checked in Stripe");
+    assert_eq!(stripe.session_status.as_deref(), Some("complete"));
+    assert!(
+        stripe
+            .disagreements
+            .iter()
+            .any(|d| d.contains("Stripe says paid")),
+        "{:?}",
+        stripe.disagreements
+    );
+    assert_eq!(env.dump_tables().await, tables, "the database changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cancellation_without_a_filter_refuses_to_cancel_everything() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+
+    let error = test_cancellation::run(&mut *env.db.conn().await, &env.gateway, &opts())
+        .await
+        .unwrap_err();
+
+    assert!(
+        error.to_string().starts_with("refusing to cancel"),
+        "{error}"
+    );
+    assert_eq!(env.payment(&payment).await.status, PaymentStatus::Pending);
+}
