@@ -1,28 +1,17 @@
-//! Stripe as the worker uses it: the event parser the domain needs, and a
-//! gateway wrapper that exports call latency and errors as metrics.
+//! Stripe as the worker uses it: the event parser (re-exported from
+//! `stripe-client`), and a gateway wrapper that exports call latency and errors as metrics.
 
 use crate::metrics as m;
 use async_trait::async_trait;
-use domain::events::StripeEvent;
 use domain::gateway::{
     CheckoutSession, GatewayError, NewCheckoutSession, PaymentIntent, Refund, SessionStatus,
     StripeGateway, StripeIdempotencyKey,
 };
-use domain::services::EventParser;
 use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
 
-/// Parses stored webhook payloads with `stripe-client` (they were verified
-/// when the API received them).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StripeEventParser;
-
-impl EventParser for StripeEventParser {
-    fn parse(&self, payload: &[u8]) -> Result<StripeEvent, String> {
-        stripe_client::webhook::parse_event(payload).map_err(|e| e.to_string())
-    }
-}
+pub use stripe_client::webhook::StripeEventParser;
 
 /// Wraps any gateway, recording `payments_stripe_call_seconds` and
 /// `payments_stripe_call_errors_total` by operation.

@@ -4,11 +4,11 @@
 use crate::helpers::{
     DEAD_REDIS_URL, Options, WEBHOOK_SECRET, gateway, now, spawn_app, spawn_app_with,
 };
-use domain::events::StripeEvent;
 use domain::jobs::SweepTrigger;
-use domain::services::{EventParser, SweepOptions, process_stored_event, run_sweep};
+use domain::services::{SweepOptions, process_stored_event, run_sweep};
 use serde_json::Value;
 use std::time::Duration;
+use stripe_client::webhook::StripeEventParser as Parser;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_ok() {
@@ -147,14 +147,6 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
     assert_eq!(wrong.status(), 405);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["detail"], "Method not allowed.");
-}
-
-struct Parser;
-
-impl EventParser for Parser {
-    fn parse(&self, payload: &[u8]) -> Result<StripeEvent, String> {
-        stripe_client::webhook::parse_event(payload).map_err(|e| e.to_string())
-    }
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 use domain::models::stripe_event::StoredEvent;
 use domain::schema::{stripe_events, task_records};
 use serde_json::{Value, json};
+use stripe_client::webhook::StripeEventParser as Parser;
 
 fn event(id: &str) -> Value {
     session_event(
@@ -131,14 +132,6 @@ async fn with_redis_down_the_event_is_still_stored_and_acknowledged() {
         stored.is_some_and(|e| e.processed_at.is_none()),
         "stored, waiting for the sweep"
     );
-}
-
-struct Parser;
-
-impl domain::services::EventParser for Parser {
-    fn parse(&self, payload: &[u8]) -> Result<domain::events::StripeEvent, String> {
-        stripe_client::webhook::parse_event(payload).map_err(|e| e.to_string())
-    }
 }
 
 #[tokio::test]

@@ -236,3 +236,14 @@ mod tests {
         assert!(matches!(parse_event(&bad), Err(WebhookError::Parse(_))));
     }
 }
+
+/// The domain's [`domain::services::EventParser`] over [`parse_event`]: how
+/// the worker and the sweep read payloads stored (already verified) by the API.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StripeEventParser;
+
+impl domain::services::EventParser for StripeEventParser {
+    fn parse(&self, payload: &[u8]) -> Result<domain::events::StripeEvent, String> {
+        parse_event(payload).map_err(|e| e.to_string())
+    }
+}

@@ -7,7 +7,7 @@
 mod event;
 mod signature;
 
-pub use event::parse_event;
+pub use event::{StripeEventParser, parse_event};
 pub use signature::{
     DEFAULT_TOLERANCE, SignatureHeader, compute_signature, sign, verify, verify_with_tolerance,
 };
