@@ -56,13 +56,16 @@ impl Opts {
     }
 }
 
-/// A payment in the table, with what changed since the last refresh.
+/// A payment in the table, with the latest change seen while watching.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusRow {
     #[serde(flatten)]
     pub payment: PaymentRow,
-    /// `PENDING → CANCELLED`, `new`, ...; absent when nothing changed.
+    /// The latest change seen while watching (`PENDING → CANCELLED, order
+    /// → CANCELLED at 20:38:01`, `new at ...`); absent when none was seen.
     pub change: Option<String>,
+    /// The change happened since the previous refresh (highlighted).
+    pub fresh: bool,
 }
 
 /// One refresh of the table.
@@ -86,11 +89,11 @@ pub async fn snapshot(
         .iter()
         .map(PaymentRow::from)
         .collect();
-    let before: HashMap<Uuid, &PaymentRow> = previous
+    let before: HashMap<Uuid, &StatusRow> = previous
         .map(|s| {
             s.payments
                 .iter()
-                .map(|r| (r.payment.payment_id, &r.payment))
+                .map(|r| (r.payment.payment_id, r))
                 .collect()
         })
         .unwrap_or_default();
@@ -100,18 +103,28 @@ pub async fn snapshot(
             rows.extend(gone.iter().map(PaymentRow::from));
         }
     }
+    let at = OffsetDateTime::now_utc();
     let payments = rows
         .into_iter()
         .map(|payment| {
-            let change =
-                previous.and_then(|_| change(before.get(&payment.payment_id).copied(), &payment));
-            StatusRow { payment, change }
+            let earlier = before.get(&payment.payment_id).copied();
+            let fresh = previous
+                .and_then(|_| change(earlier.map(|r| &r.payment), &payment))
+                .map(|what| format!("{what} at {}", clock(at)));
+            StatusRow {
+                fresh: fresh.is_some(),
+                change: fresh.or_else(|| earlier.and_then(|r| r.change.clone())),
+                payment,
+            }
         })
         .collect();
-    Ok(Snapshot {
-        at: OffsetDateTime::now_utc(),
-        payments,
-    })
+    Ok(Snapshot { at, payments })
+}
+
+/// `HH:MM:SS` (UTC).
+fn clock(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
 /// What changed between two readings of a payment.
@@ -127,17 +140,11 @@ pub fn change(before: Option<&PaymentRow>, now: &PaymentRow) -> Option<String> {
         ));
     }
     if before.order_status != now.order_status {
-        parts.push(format!(
-            "order {} → {}",
-            before.order_status, now.order_status
-        ));
+        parts.push(format!("order → {}", now.order_status));
     }
     if before.stripe_session_status != now.stripe_session_status {
-        parts.push(format!(
-            "session {} → {}",
-            or_dash(before.stripe_session_status.as_deref()),
-            or_dash(now.stripe_session_status.as_deref())
-        ));
+        let session = or_dash(now.stripe_session_status.as_deref());
+        parts.push(format!("session → {session}"));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
@@ -245,7 +252,7 @@ pub fn table(snapshot: &Snapshot) -> Table {
     ]);
     for row in &snapshot.payments {
         let p = &row.payment;
-        let marker = if row.change.is_some() { "●" } else { "" };
+        let marker = if row.fresh { "●" } else { "" };
         let cells = [
             marker.to_owned(),
             p.payment_id.to_string(),
@@ -263,7 +270,7 @@ pub fn table(snapshot: &Snapshot) -> Table {
         ];
         table.add_row(cells.into_iter().map(|text| {
             let cell = Cell::new(text);
-            if row.change.is_some() {
+            if row.fresh {
                 cell.fg(Color::Yellow)
             } else {
                 cell

@@ -119,13 +119,16 @@ pub fn summary_table(report: &SweepReport) -> Table {
     table.set_header(vec!["sweep", "count"]);
     for (label, value) in [
         ("expired or stale payments found".to_owned(), report.found),
-        (format!("{verb}cancelled"), report.cancelled),
+        (format!("{verb}cancelled (in all)"), report.cancelled),
         (
-            format!("{verb}expired in Stripe, then cancelled"),
+            format!("  of which {verb}expired in Stripe first"),
             report.expired_in_stripe,
         ),
         (format!("{verb}recovered as completed"), report.completed),
-        ("still open in Stripe".to_owned(), report.still_open),
+        (
+            "still open (payment settling in Stripe)".to_owned(),
+            report.still_open,
+        ),
         (
             format!("Stripe-side expiries {verb}retried"),
             report.expiries_retried,

@@ -234,7 +234,7 @@ fn table(report: &Report) -> Table {
         "payment",
         "user",
         "amount",
-        "payment / order",
+        "payment / order (before)",
         "mirror session / payment",
         "Stripe check",
         "result",
@@ -248,15 +248,10 @@ fn table(report: &Report) -> Table {
                 s.disagreements.join("\n")
             }
         });
-        let result = match &t.cancellation {
-            None => "would cancel".to_owned(),
-            Some(c) => match (&c.error, &c.warning, c.already_cancelled) {
-                (Some(error), _, _) => format!("not cancelled: {error}"),
-                (None, _, true) => "already cancelled".to_owned(),
-                (None, Some(warning), false) => format!("cancelled; warning: {warning}"),
-                (None, None, false) => "cancelled".to_owned(),
-            },
-        };
+        let result = t
+            .cancellation
+            .as_ref()
+            .map_or_else(|| "would cancel".to_owned(), outcome);
         table.add_row(vec![
             p.payment_id.to_string(),
             p.user_email.clone(),
@@ -272,4 +267,18 @@ fn table(report: &Report) -> Table {
         ]);
     }
     table
+}
+
+/// A cancellation's result in one cell, with the state it left.
+fn outcome(c: &Cancellation) -> String {
+    let now = match (c.payment_status, c.order_status) {
+        (Some(payment), Some(order)) => format!(" (now {payment} / {order})"),
+        _ => String::new(),
+    };
+    match (&c.error, &c.warning, c.already_cancelled) {
+        (Some(error), _, _) => format!("not cancelled: {error}"),
+        (None, _, true) => format!("already cancelled{now}"),
+        (None, Some(warning), false) => format!("cancelled{now}; warning: {warning}"),
+        (None, None, false) => format!("cancelled{now}"),
+    }
 }
