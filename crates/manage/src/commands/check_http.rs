@@ -14,8 +14,9 @@ pub struct Opts {
     /// The URL to GET, e.g. http://127.0.0.1:8000/readyz.
     pub url: String,
 
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Give up after this many seconds (below the 3 s docker compose gives
+    /// a health check, so the reason is ours, not a kill).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 
