@@ -4,6 +4,7 @@
 //! or overdue) it is replaced by one whose next run is that far away.
 //! `--dry-run` reads the chain's state and says what would change.
 
+use crate::payments::short_time;
 use clap::Args;
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
@@ -57,20 +58,23 @@ impl Outcome {
         let delay = self.delay_secs;
         let health = health_name(self.before.health);
         let task = self.before.task_id.as_deref().unwrap_or("-");
-        let (would, did) = (if self.dry_run { "would " } else { "" }, !self.dry_run);
+        let (start, replace, changed) = if self.dry_run {
+            ("would start", "would replace", "would be changed")
+        } else {
+            ("started", "replaced", "was changed")
+        };
         match (self.plan, &self.result) {
-            (Plan::KeepRunning, _) => format!(
-                "the sweep chain is already running (next link {task}); nothing {}changed",
-                if did { "was " } else { "would be " }
-            ),
+            (Plan::KeepRunning, _) => {
+                format!("the sweep chain is already running (next link {task}); nothing {changed}")
+            }
             (_, Some(ChainEnsured::AlreadyRunning { task_id, .. })) => format!(
                 "another process set up the chain meanwhile (next link {task_id}); nothing was changed"
             ),
             (Plan::Start, _) => {
-                format!("no sweep chain existed: {would}start one, first run in {delay}s")
+                format!("no sweep chain existed: {start} one, first run in {delay}s")
             }
             (Plan::Replace, _) => format!(
-                "{would}replace the {health} sweep chain (link {task}) with a new one, first run in {delay}s"
+                "{replace} the {health} sweep chain (link {task}) with a new one, first run in {delay}s"
             ),
         }
     }
@@ -130,27 +134,30 @@ pub fn print(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
         return super::print_json(outcome);
     }
     println!("{}", outcome.summary());
-    println!("{}", status_table(&outcome.before));
-    if let Some(result) = &outcome.result
-        && !matches!(result, ChainEnsured::AlreadyRunning { .. })
-    {
+    let changed = outcome
+        .result
+        .as_ref()
+        .is_some_and(|r| !matches!(r, ChainEnsured::AlreadyRunning { .. }));
+    let header = if changed { "before" } else { "current state" };
+    println!("{}", status_table(&outcome.before, header));
+    if let Some(result) = outcome.result.as_ref().filter(|_| changed) {
         println!("new chain: next link {}", result.task_id());
     }
     Ok(())
 }
 
 /// The chain's state, one row per fact.
-pub fn status_table(status: &ChainStatus) -> comfy_table::Table {
+pub fn status_table(status: &ChainStatus, header: &str) -> comfy_table::Table {
     let text = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec!["sweep chain", "current state"]);
+    table.set_header(vec!["sweep chain", header]);
     let rows = [
         ("health", health_name(status.health).to_owned()),
         ("link", text(status.task_id.clone())),
         ("link status", text(status.link_status.clone())),
         ("scheduled", status.scheduled.to_string()),
-        ("next run", text(status.next_run_at.map(|t| t.to_string()))),
+        ("next run", short_time(status.next_run_at)),
         ("last outcome", text(status.last_outcome.clone())),
         (
             "heartbeat age",

@@ -6,6 +6,7 @@
 mod binary;
 mod cancellation;
 mod chain;
+mod names;
 mod status;
 mod support;
 mod sweep;
