@@ -16,6 +16,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use domain::db::{DbPool, connect_pool};
 use domain::gateway::StripeGateway;
+use domain::recorded_gateway::RecordedGateway;
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -95,6 +96,8 @@ impl Application {
             settings.queue_prefix.clone(),
         ));
         crate::janitor::spawn(pool.clone());
+        // Every Stripe call is written to `stripe_calls` for the timeline.
+        let gateway: Arc<dyn StripeGateway> = Arc::new(RecordedGateway::new(gateway, pool.clone()));
         let state = AppState {
             pool,
             gateway,

@@ -175,6 +175,16 @@ impl StripeIdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The payment the key was made for.
+    pub fn payment_id(&self) -> Option<PaymentId> {
+        self.0
+            .strip_prefix("payment:")?
+            .split(':')
+            .next()?
+            .parse()
+            .ok()
+    }
 }
 
 impl fmt::Display for StripeIdempotencyKey {
@@ -271,6 +281,7 @@ mod tests {
         let c = StripeIdempotencyKey::for_action(payment, StripeAction::Refund);
         assert_eq!(a, b);
         assert_ne!(a, c);
+        assert_eq!(a.payment_id(), Some(payment));
         assert!(a.as_str().len() <= 255);
     }
 

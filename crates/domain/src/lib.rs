@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod models;
 pub mod queries;
+pub mod recorded_gateway;
 pub mod schema;
 pub mod schema_api;
 pub mod services;

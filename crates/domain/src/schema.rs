@@ -252,3 +252,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     sweep_runs,
     sweep_outcomes,
 );
+
+diesel::table! {
+    stripe_calls (id) {
+        id -> Int8,
+        payment_id -> Nullable<Uuid>,
+        operation -> Text,
+        object_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+        created_at -> Timestamptz,
+    }
+}

@@ -5,6 +5,7 @@ use crate::queue::JobQueue;
 use crate::stripe::{MeteredGateway, StripeEventParser};
 use domain::db::DbPool;
 use domain::gateway::StripeGateway;
+use domain::recorded_gateway::RecordedGateway;
 use domain::services::EventParser;
 use std::sync::Arc;
 
@@ -17,7 +18,8 @@ pub struct AppContext {
 }
 
 impl AppContext {
-    /// Stripe calls go through [`MeteredGateway`]; events are parsed by
+    /// Stripe calls go through [`MeteredGateway`] (metrics) and
+    /// [`RecordedGateway`] (the `stripe_calls` log); events are parsed by
     /// `stripe-client`.
     pub fn new(
         config: WorkerConfig,
@@ -25,10 +27,11 @@ impl AppContext {
         gateway: Arc<dyn StripeGateway>,
         queue: JobQueue,
     ) -> Arc<Self> {
+        let recorded = Arc::new(RecordedGateway::new(gateway, pool.clone()));
         Arc::new(Self {
             config,
             pool,
-            gateway: Arc::new(MeteredGateway::new(gateway)),
+            gateway: Arc::new(MeteredGateway::new(recorded)),
             parser: Arc::new(StripeEventParser),
             queue,
         })

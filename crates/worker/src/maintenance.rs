@@ -12,6 +12,7 @@ use crate::error::WorkerError;
 use crate::metrics as m;
 use crate::queue::queue_config;
 use domain::jobs::{PAYMENTS_QUEUE, SWEEP_QUEUE};
+use domain::models::stripe_call::StripeCall;
 use domain::models::task::TaskRecord;
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -172,6 +173,8 @@ pub async fn run_once(ctx: &AppContext) -> Result<Cleaned, WorkerError> {
     let mut db = ctx.pool.get().await?;
     let task_records = TaskRecord::delete_finished_before(&mut db, before).await?;
     let idle_sweep_runs = prune_idle_sweep_runs(&mut db, before).await?;
+    let stripe_calls = StripeCall::delete_before(&mut db, before).await?;
+    m::cleaned("stripe_calls", stripe_calls as u64);
     drop(db);
     let mut conn = ctx.queue.redis();
     let redis_tasks = prune_redis(&mut conn, ctx.queue.prefix(), before.unix_timestamp()).await?;

@@ -4,6 +4,7 @@
 
 use crate::audit::{self, Entity};
 use crate::models::payment::Payment;
+use crate::models::stripe_call::StripeCall;
 use crate::models::sweep_run::SweepRun;
 use crate::schema::task_records;
 use diesel::prelude::*;
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 /// One entry; `data` depends on `kind` (`transition`, `stripe_event`,
-/// `task`, `sweep`).
+/// `task`, `sweep`, `stripe_call`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineEntry {
     pub at: OffsetDateTime,
@@ -141,6 +142,33 @@ async fn sweeps(
         .collect())
 }
 
+async fn stripe_calls(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+) -> QueryResult<Vec<TimelineEntry>> {
+    let objects: Vec<String> = [
+        &payment.stripe_session_id,
+        &payment.stripe_payment_intent_id,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    Ok(StripeCall::for_payment(conn, payment.id, &objects)
+        .await?
+        .into_iter()
+        .map(|c| TimelineEntry {
+            at: c.created_at,
+            kind: "stripe_call",
+            data: json!({
+                "operation": c.operation, "object_id": c.object_id,
+                "idempotency_key": c.idempotency_key, "outcome": c.outcome,
+                "error": c.error, "duration_ms": c.duration_ms,
+            }),
+        })
+        .collect())
+}
+
 /// Everything known about `payment`, oldest first (stable for equal times).
 pub async fn payment_timeline(
     conn: &mut AsyncPgConnection,
@@ -159,6 +187,7 @@ pub async fn payment_timeline(
     entries.extend(events(conn, payment).await?);
     entries.extend(tasks(conn, payment).await?);
     entries.extend(sweeps(conn, payment).await?);
+    entries.extend(stripe_calls(conn, payment).await?);
     entries.sort_by_key(|e| e.at);
     Ok(entries)
 }

@@ -8,4 +8,5 @@ mod database_rules;
 mod events;
 mod helpers;
 mod races;
+mod stripe_calls;
 mod sweep;
