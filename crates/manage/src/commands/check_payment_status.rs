@@ -279,3 +279,38 @@ pub fn table(snapshot: &Snapshot) -> Table {
     }
     table
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::OrderStatus;
+
+    fn row(status: PaymentStatus, order: OrderStatus, session: &str) -> PaymentRow {
+        PaymentRow {
+            payment_id: Uuid::nil(),
+            order_id: Uuid::nil(),
+            user_email: "ana@example.com".into(),
+            amount: "10.00 USD".into(),
+            payment_status: status,
+            order_status: order,
+            stripe_session_id: Some("cs_test_1".into()),
+            stripe_session_status: Some(session.into()),
+            stripe_payment_status: Some("unpaid".into()),
+            expires_at: None,
+            stripe_expire_pending: false,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_change_names_what_moved_and_nothing_else() {
+        let pending = row(PaymentStatus::Pending, OrderStatus::Pending, "open");
+        let cancelled = row(PaymentStatus::Cancelled, OrderStatus::Cancelled, "expired");
+        assert_eq!(change(Some(&pending), &pending), None);
+        assert_eq!(
+            change(Some(&pending), &cancelled).as_deref(),
+            Some("PENDING → CANCELLED, order → CANCELLED, session → expired")
+        );
+        assert_eq!(change(None, &pending).as_deref(), Some("new"));
+    }
+}

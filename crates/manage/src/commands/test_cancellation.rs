@@ -282,3 +282,62 @@ fn outcome(c: &Cancellation) -> String {
         (None, None, false) => format!("cancelled{now}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::gateway::{SessionPaymentStatus, SessionStatus};
+    use time::OffsetDateTime;
+
+    fn local(status: PaymentStatus, session: &str, paid: &str) -> PaymentRow {
+        PaymentRow {
+            payment_id: Uuid::nil(),
+            order_id: Uuid::nil(),
+            user_email: "ana@example.com".into(),
+            amount: "10.00 USD".into(),
+            payment_status: status,
+            order_status: domain::OrderStatus::Pending,
+            stripe_session_id: Some("cs_test_1".into()),
+            stripe_session_status: Some(session.into()),
+            stripe_payment_status: Some(paid.into()),
+            expires_at: None,
+            stripe_expire_pending: false,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn stripe(status: SessionStatus, paid: SessionPaymentStatus) -> CheckoutSession {
+        CheckoutSession {
+            id: "cs_test_1".into(),
+            status,
+            payment_status: paid,
+            payment_intent_id: None,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            url: None,
+            payment_id: None,
+        }
+    }
+
+    #[test]
+    fn an_agreeing_mirror_has_no_disagreements() {
+        let row = local(PaymentStatus::Pending, "open", "unpaid");
+        let session = stripe(SessionStatus::Open, SessionPaymentStatus::Unpaid);
+        assert!(disagreements(&row, &session).is_empty());
+    }
+
+    #[test]
+    fn a_missed_completion_and_a_still_open_cancelled_session_are_reported() {
+        let row = local(PaymentStatus::Pending, "open", "unpaid");
+        let paid = stripe(SessionStatus::Complete, SessionPaymentStatus::Paid);
+        let found = disagreements(&row, &paid);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[2].starts_with("Stripe says paid"), "{found:?}");
+
+        let row = local(PaymentStatus::Cancelled, "open", "unpaid");
+        let open = stripe(SessionStatus::Open, SessionPaymentStatus::Unpaid);
+        assert_eq!(
+            disagreements(&row, &open),
+            vec!["cancelled here, but the session is still open in Stripe".to_owned()]
+        );
+    }
+}

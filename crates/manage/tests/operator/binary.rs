@@ -135,6 +135,27 @@ async fn binary_check_payment_status_watch_ends_on_time_with_status_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_check_payment_status_watch_ends_on_ctrl_c_with_status_0() {
+    let env = TestEnv::new().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_manage"))
+        .env("DATABASE_URL", env.db.url())
+        .args(["check_payment_status", "--watch", "--interval", "1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run manage");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = child.wait().expect("wait");
+
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_check_http_passes_on_2xx_and_fails_with_one_line_otherwise() {
     let env = TestEnv::new().await;
 

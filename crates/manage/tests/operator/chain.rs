@@ -71,6 +71,7 @@ async fn start_auto_cleanup_twice_leaves_one_chain_and_delay_replaces_it() {
 async fn start_auto_cleanup_dry_run_reports_the_plan_and_changes_nothing() {
     let env = TestEnv::new().await;
     let keys = env.redis_keys().await;
+    let tables = env.dump_tables().await;
 
     let outcome = start(&env, Some(300), true).await;
 
@@ -85,5 +86,6 @@ async fn start_auto_cleanup_dry_run_reports_the_plan_and_changes_nothing() {
         outcome.summary()
     );
     assert_eq!(env.redis_keys().await, keys, "Redis changed");
+    assert_eq!(env.dump_tables().await, tables, "the database changed");
     assert!(scheduled(&env).await.is_empty());
 }
