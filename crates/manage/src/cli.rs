@@ -24,6 +24,15 @@ Exit status:
   1  the sweep could not run (database or configuration; one line on stderr)
   2  usage error (unknown command, bad or missing option)";
 
+const CANCELLATION_EXIT_HELP: &str = "\
+Exit status:
+  0  the payments were listed (and, without --dry-run, cancellations tried;
+     a payment that cannot be cancelled, e.g. already paid, says why in its
+     row, or in 'cancellation.error' with --json)
+  1  failure: unknown payment or user, no filter without --dry-run or --all,
+     database or Stripe configuration (one line on stderr)
+  2  usage error (unknown command, bad or missing option)";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "manage",
@@ -96,7 +105,11 @@ pub enum Command {
     StartAutoCleanup(start_auto_cleanup::Opts),
 
     /// Show payments with their order and Stripe state and cancel them.
-    #[command(name = "test_cancellation", visible_alias = "test-cancellation", after_help = EXIT_STATUS_HELP)]
+    #[command(
+        name = "test_cancellation",
+        visible_alias = "test-cancellation",
+        after_help = CANCELLATION_EXIT_HELP
+    )]
     TestCancellation(test_cancellation::Opts),
 
     /// A table of payments (default: PENDING); --watch refreshes it live.

@@ -2,6 +2,7 @@
 //! with their order and Stripe mirror. `--watch` (or `--duration`) redraws
 //! it every `--interval` seconds, highlighting what changed since the last
 //! refresh, until Ctrl+C or the end of `--duration` (exit 0 either way).
+//! With `--json`, one JSON object per refresh (JSON lines).
 
 use super::create_user::parse_email;
 use crate::payments::{PaymentRow, Selection, or_dash, short_time};
@@ -28,7 +29,8 @@ pub struct Opts {
     #[arg(long, value_parser = parse_email)]
     pub user_email: Option<Email>,
 
-    /// Keep refreshing the table until Ctrl+C (or the end of --duration).
+    /// Keep refreshing the table until Ctrl+C (or the end of --duration);
+    /// with --json, one JSON object per refresh.
     #[arg(long)]
     pub watch: bool,
 
