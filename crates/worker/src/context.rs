@@ -27,6 +27,9 @@ impl AppContext {
         gateway: Arc<dyn StripeGateway>,
         queue: JobQueue,
     ) -> Arc<Self> {
+        // Metrics recorded before the recorder exists are lost: install it
+        // with the context, whoever builds one (the binary or a test).
+        crate::metrics::install();
         let recorded = Arc::new(RecordedGateway::new(gateway, pool.clone()));
         Arc::new(Self {
             config,
