@@ -159,6 +159,13 @@ impl Payment {
             .map(drop)
     }
 
+    /// PENDING or FAILED: the customer may still pay or the session expire.
+    fn open<'a>() -> payments::BoxedQuery<'a, diesel::pg::Pg> {
+        payments::table
+            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed]))
+            .into_boxed()
+    }
+
     /// Open payments whose session has expired by `now`, oldest first
     /// (served by the partial index `payments_open_expiry_idx`).
     pub async fn open_and_expired(
@@ -166,8 +173,7 @@ impl Payment {
         now: OffsetDateTime,
         limit: i64,
     ) -> QueryResult<Vec<Self>> {
-        payments::table
-            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed]))
+        Self::open()
             .filter(payments::expires_at.lt(now))
             .order(payments::expires_at.asc())
             .limit(limit)
@@ -183,8 +189,7 @@ impl Payment {
         created_before: OffsetDateTime,
         limit: i64,
     ) -> QueryResult<Vec<Self>> {
-        payments::table
-            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed]))
+        Self::open()
             .filter(payments::created_at.lt(created_before))
             .order(payments::created_at.asc())
             .limit(limit)
@@ -214,8 +219,7 @@ impl Payment {
         conn: &mut AsyncPgConnection,
         now: OffsetDateTime,
     ) -> QueryResult<i64> {
-        payments::table
-            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed]))
+        Self::open()
             .filter(payments::expires_at.lt(now))
             .count()
             .get_result(conn)
