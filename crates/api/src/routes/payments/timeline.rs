@@ -1,5 +1,6 @@
 //! `GET /api/payments/{id}/timeline/` (staff): transitions, Stripe
-//! events, jobs and sweep outcomes of one payment, in one ordered list.
+//! events, jobs, sweep outcomes and Stripe calls of one payment, in one
+//! ordered list.
 
 use super::lookup::visible_payment;
 use super::view::timestamp;
