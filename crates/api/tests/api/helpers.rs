@@ -43,6 +43,8 @@ pub struct Options {
     pub json_body_limit: usize,
     /// Stripe unreachable (a closed port) instead of the emulator.
     pub stripe_down: bool,
+    /// `COOKIE_SECURE`: cookies carry the `Secure` flag.
+    pub cookie_secure: bool,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             login_per_minute: 1000,
             json_body_limit: 16 * 1024,
             stripe_down: false,
+            cookie_secure: false,
         }
     }
 }
@@ -84,7 +87,7 @@ fn settings(options: &Options, db_url: &str, stripe_base: &str, prefix: &str) ->
         },
         api_bind: "127.0.0.1:0".parse().expect("bind address"),
         app_env: options.app_env,
-        cookie_secure: false,
+        cookie_secure: options.cookie_secure,
         allowed_origins: vec!["http://frontend.test".into()],
         frontend_url: "http://frontend.test".into(),
         checkout_session_ttl: Duration::from_secs(1800),
