@@ -55,7 +55,8 @@ def port_is_open(port):
 
 
 def psql(admin_url, sql):
-    subprocess.run(["psql", admin_url, "-XAtqc", sql], check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
+    subprocess.run(["psql", admin_url, "-XAtqc", sql], check=True, stdout=subprocess.DEVNULL, env=env)
 
 
 def redis_flush(redis_url):
