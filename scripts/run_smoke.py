@@ -11,7 +11,11 @@ its own database and Redis database, then, through the real processes:
   job -> the payment is CANCELLED and the stock is back, with no other action;
 * Ctrl+C (SIGINT): scripts/run exits, no process of its session is left and
   its ports are free;
-* a second `scripts/run --debug` comes up on the same data and stops on SIGTERM.
+* a second `scripts/run --debug` comes up on the same data and stops on SIGTERM;
+* the containers' entry points `docker/start-api` and `docker/start-worker`,
+  run with the same binaries on PATH against a fresh database: they wait,
+  migrate (api), then `exec` the service, so the pid we started is the
+  service itself, answers health checks and exits on SIGTERM.
 
 Standard library only. Exit status 0 when everything held, 1 otherwise.
 """
@@ -214,7 +218,51 @@ def scenario(api, emulator):
 
 
 def ready(api):
-    with urllib.request.urlopen(api + "/readyz", timeout=5) as response:
+    return ready_at(api + "/readyz")
+
+
+def start_scripts(env, log_path):
+    """docker/start-api and docker/start-worker outside a container."""
+    binaries = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug")
+    env = dict(env, PATH=binaries + os.pathsep + env["PATH"], DATABASE_URL=env["DATABASE_URL"] + "_containers")
+    api_port, board_port = free_port(), free_port()
+    env.update(API_BIND=f"127.0.0.1:{api_port}", BOARD_BIND=f"127.0.0.1:{board_port}", STRIPE_API_BASE="http://127.0.0.1:9")
+    admin_url = env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    name = env["DATABASE_URL"].rsplit("/", 1)[1]
+    psql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(admin_url, f'CREATE DATABASE "{name}"')
+    processes = {}
+    try:
+        with open(log_path, "ab") as log_file:
+            for script, url, binary in (
+                ("start-api", f"http://127.0.0.1:{api_port}/readyz", "payments-api"),
+                ("start-worker", f"http://127.0.0.1:{board_port}/healthz", "payments-worker"),
+            ):
+                process = subprocess.Popen(
+                    [os.path.join(ROOT, "docker", script)], env=env, stdout=log_file, stderr=subprocess.STDOUT
+                )
+                processes[script] = process
+                wait_until(f"{script} to answer {url}", lambda url=url: ready_at(url), 120, process)
+                with open(f"/proc/{process.pid}/comm") as f:
+                    command = f.read().strip()
+                if not binary.startswith(command):
+                    raise SmokeFailure(f"{script} did not exec the service: pid {process.pid} runs {command!r}")
+            for script, process in processes.items():
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    raise SmokeFailure(f"{script}'s service did not exit within 60 s of SIGTERM")
+        log("docker/start-api and docker/start-worker: waited, migrated, exec'd the services, stopped on SIGTERM")
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+        psql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def ready_at(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
         return response.status == 200
 
 
@@ -260,6 +308,8 @@ def main():
         stack = Stack(["--debug"], env, options.log)
         wait_until("/readyz (second run)", lambda: ready(api), 300, stack.process)
         stack.stop(signal.SIGTERM)
+
+        start_scripts(env, options.log)
         log("OK")
         return 0
     except SmokeFailure as failure:
