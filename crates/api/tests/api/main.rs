@@ -6,5 +6,6 @@ mod checkout;
 mod helpers;
 mod operations;
 mod payments;
+mod security;
 mod tasks;
 mod webhook;
