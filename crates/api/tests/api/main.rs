@@ -4,6 +4,7 @@ mod auth;
 mod cancel;
 mod checkout;
 mod helpers;
+mod hostile_input;
 mod operations;
 mod payments;
 mod security;

@@ -90,7 +90,10 @@ pub fn parse(
     let coupon = match map.get("coupon_code") {
         None | Some(Value::Null) => None,
         Some(Value::String(code)) if code.trim().is_empty() => None,
-        Some(Value::String(code)) if code.len() <= 64 => Some(code.trim().to_owned()),
+        // NUL cannot be stored or looked up in PostgreSQL text.
+        Some(Value::String(code)) if code.len() <= 64 && !code.contains('\0') => {
+            Some(code.trim().to_owned())
+        }
         Some(_) => {
             errors.insert(
                 "coupon_code".into(),

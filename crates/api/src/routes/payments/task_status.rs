@@ -68,7 +68,9 @@ pub async fn get_task_status(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::field("task_id", messages::FIELD_REQUIRED.get(lang)))?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, messages::TASK_NOT_FOUND, lang);
-    if task_id.len() > 64 {
+    // PostgreSQL text cannot hold NUL (the query would fail with a 500),
+    // so no task has such an id.
+    if task_id.len() > 64 || task_id.contains('\0') {
         return Err(not_found());
     }
     let mut conn = state.pool.get().await.or_api(lang)?;

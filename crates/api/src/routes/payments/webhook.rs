@@ -45,6 +45,18 @@ fn envelope(payload: &Value) -> Option<(String, String)> {
     (!id.is_empty() && !kind.is_empty()).then_some((id, kind))
 }
 
+/// A NUL character anywhere (`\u0000`): PostgreSQL's text and jsonb
+/// cannot store it, so such a payload is refused as unreadable (400)
+/// rather than failing the insert (500, and Stripe retrying for days).
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 #[utoipa::path(post, path = "/api/payments/webhook/", tag = "stripe",
     request_body(content = String, description = "A Stripe event, verbatim", content_type = "application/json"),
     params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hmac>")),
@@ -76,6 +88,7 @@ pub async fn post_webhook(
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, messages::INVALID_PAYLOAD, lang))?;
     let (event_id, event_type) = envelope(&payload)
+        .filter(|_| !has_nul(&payload))
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, messages::INVALID_PAYLOAD, lang))?;
     let mut conn = state.pool.get().await.or_api(lang)?;
     let stored = StoredEvent::store(&mut conn, &event_id, &event_type, &payload)
