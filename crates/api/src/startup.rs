@@ -126,6 +126,12 @@ impl Application {
                         }),
                 )
                 .configure(|cfg| routes::configure(cfg, pool, limit))
+                .configure(|cfg| {
+                    // The demo page (docs/demo.md) exists only in development.
+                    if settings.is_development() {
+                        routes::demo::configure(cfg);
+                    }
+                })
                 .configure(openapi::configure)
         })
         .shutdown_timeout(30)

@@ -2,6 +2,7 @@
 //! Fixed paths are registered before `{id}` ones so they win.
 
 pub mod auth;
+pub mod demo;
 pub mod health;
 pub mod payments;
 pub mod products;
