@@ -3,6 +3,7 @@
 mod auth;
 mod cancel;
 mod checkout;
+mod demo;
 mod helpers;
 mod hostile_input;
 mod operations;
