@@ -5,16 +5,16 @@ use crate::form::{CreateSessionForm, ListSessionsQuery};
 
 impl State {
     pub fn session(&self, id: &str) -> Result<&Session, ApiError> {
-        self.sessions
-            .iter()
-            .find(|s| s.id == id)
+        self.session_index
+            .get(id)
+            .and_then(|&i| self.sessions.get(i))
             .ok_or_else(|| ApiError::not_found("checkout.session", id, "session"))
     }
 
     pub(crate) fn session_mut(&mut self, id: &str) -> Result<&mut Session, ApiError> {
-        self.sessions
-            .iter_mut()
-            .find(|s| s.id == id)
+        self.session_index
+            .get(id)
+            .and_then(|&i| self.sessions.get_mut(i))
             .ok_or_else(|| ApiError::not_found("checkout.session", id, "session"))
     }
 
@@ -137,7 +137,7 @@ impl State {
             line_items,
         };
         let rendered = self.render_session(&session, false);
-        self.sessions.push(session);
+        self.insert_session(session);
         Ok(rendered)
     }
 
