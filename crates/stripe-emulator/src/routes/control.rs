@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/_emulator")
             .route("/health", web::get().to(health))
+            .route("/sessions/bulk", web::post().to(super::session_bulk::load))
             .route("/sessions/{id}/expire", web::post().to(expire_session))
             .route("/sessions/{id}/pay", web::post().to(pay_session))
             .route("/clock", web::get().to(clock))

@@ -5,6 +5,7 @@ pub mod charges;
 pub mod control;
 pub mod payment_intents;
 pub mod refunds;
+pub mod session_bulk;
 pub mod sessions;
 
 use crate::app::App;
