@@ -9,5 +9,6 @@ mod hostile_input;
 mod operations;
 mod payments;
 mod security;
+mod security_logs;
 mod tasks;
 mod webhook;
