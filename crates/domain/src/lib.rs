@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod i18n;
+pub mod invariants;
 pub mod jobs;
 pub mod models;
 pub mod queries;

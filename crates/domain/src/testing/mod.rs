@@ -5,9 +5,8 @@
 mod database;
 mod fake_stripe;
 mod fixtures;
-mod invariants;
 
 pub use database::TestDatabase;
 pub use fake_stripe::FakeStripe;
 pub use fixtures::{Fixtures, seed_coupon, seed_product, seed_user};
-pub use invariants::{InvariantReport, check_invariants};
+pub use crate::invariants::{InvariantReport, check_invariants};

@@ -1,4 +1,6 @@
 //! The invariants of SPEC §4, checked over the whole database with SQL.
+//! Compiled always (not only with `testing`): `manage check_invariants`
+//! runs them against a live database after a benchmark.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -93,7 +95,13 @@ FROM payments p
 WHERE p.status = 'CANCELLED' AND p.stripe_session_status = 'complete'
   AND p.stripe_payment_status = 'paid'";
 
+/// Panics when a query fails: for tests, where that is a bug.
 pub async fn check_invariants(conn: &mut AsyncPgConnection) -> InvariantReport {
+    find_violations(conn).await.expect("invariant query")
+}
+
+/// Every violation of the invariants, as one line each.
+pub async fn find_violations(conn: &mut AsyncPgConnection) -> QueryResult<InvariantReport> {
     let mut report = InvariantReport::default();
     for query in [
         CONSERVATION,
@@ -102,10 +110,7 @@ pub async fn check_invariants(conn: &mut AsyncPgConnection) -> InvariantReport {
         AUDITED,
         PAID_NOT_CANCELLED,
     ] {
-        let rows: Vec<Violation> = diesel::sql_query(query)
-            .load(conn)
-            .await
-            .expect("invariant query");
+        let rows: Vec<Violation> = diesel::sql_query(query).load(conn).await?;
         report
             .violations
             .extend(rows.into_iter().map(|v| v.description));
@@ -116,12 +121,11 @@ pub async fn check_invariants(conn: &mut AsyncPgConnection) -> InvariantReport {
          GROUP BY entity_id HAVING COUNT(*) > 1) d",
     )
     .load(conn)
-    .await
-    .expect("duplicate cancellation query");
+    .await?;
     if let Some(c) = duplicates.iter().find(|c| c.n > 0) {
         report
             .violations
             .push(format!("{} payments were cancelled more than once", c.n));
     }
-    report
+    Ok(report)
 }
