@@ -4,8 +4,9 @@
 //! spelling (`wait-for-db`) is accepted as a visible alias.
 
 use crate::commands::{
-    check_http, check_payment_status, clean_expired_sessions, create_token, create_user, migrate,
-    seed_demo, start_auto_cleanup, test_cancellation, wait_for_db, wait_for_redis,
+    check_http, check_invariants, check_payment_status, clean_expired_sessions, create_token,
+    create_user, migrate, seed_bench, seed_demo, start_auto_cleanup, test_cancellation,
+    wait_for_db, wait_for_redis,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -91,6 +92,14 @@ pub enum Command {
     /// Create demo users, products with stock and a coupon (safe to re-run).
     #[command(name = "seed_demo", visible_alias = "seed-demo", after_help = EXIT_STATUS_HELP)]
     SeedDemo(seed_demo::Opts),
+
+    /// Create the benchmark data set (the Django peer's seed_bench, in bulk).
+    #[command(name = "seed_bench", visible_alias = "seed-bench", after_help = EXIT_STATUS_HELP)]
+    SeedBench(seed_bench::Opts),
+
+    /// Check the invariants of SPEC §4 over the database (exit 1 on a violation).
+    #[command(name = "check_invariants", visible_alias = "check-invariants", after_help = EXIT_STATUS_HELP)]
+    CheckInvariants(check_invariants::Opts),
 
     /// Run one expired-session sweep now, in this process, and summarise it.
     #[command(

@@ -2,11 +2,13 @@
 //! a connection or URL and returns data) and `print` (text or JSON).
 
 pub mod check_http;
+pub mod check_invariants;
 pub mod check_payment_status;
 pub mod clean_expired_sessions;
 pub mod create_token;
 pub mod create_user;
 pub mod migrate;
+pub mod seed_bench;
 pub mod seed_demo;
 pub mod start_auto_cleanup;
 pub mod test_cancellation;
@@ -40,6 +42,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemo(opts) => {
             let mut conn = connect(database_url).await?;
             seed_demo::print(&seed_demo::run(&mut conn, &opts).await?, json)
+        }
+        Command::SeedBench(opts) => {
+            let mut conn = connect(database_url).await?;
+            seed_bench::print(&seed_bench::run(&mut conn, &opts).await?, json)
+        }
+        Command::CheckInvariants(opts) => {
+            let mut conn = connect(database_url).await?;
+            check_invariants::print(&check_invariants::run(&mut conn, &opts).await?, json)
         }
         Command::CleanExpiredSessions(opts) => {
             let gateway = StripeSettings::from_env()?.client()?;

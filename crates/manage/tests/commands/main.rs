@@ -3,5 +3,6 @@
 
 mod create_token;
 mod create_user;
+mod seed_bench;
 mod seed_demo;
 mod wait_for;
