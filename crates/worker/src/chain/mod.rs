@@ -192,7 +192,9 @@ async fn seed(
             task_id: current_task,
         });
     }
-    if !previous.is_empty() {
+    if previous.is_empty() {
+        close_lost_links(db).await;
+    } else {
         supersede_records(db, &previous).await;
     }
     TaskRecord::create(db, &task_id, CleanExpiredSessions::NAME, None, None).await?;
@@ -237,6 +239,28 @@ async fn supersede_records(db: &mut AsyncPgConnection, previous_token: &str) {
     let result = json!({ "status": "superseded" });
     for id in pending {
         let _ = TaskRecord::transition(db, &id, TaskState::Success, 0, Some(&result), None).await;
+    }
+}
+
+/// No chain existed, yet links may wait as PENDING in PostgreSQL: their
+/// jobs vanished with Redis's data (a restart without persistence, a
+/// flush). They will never run; say so rather than leave them PENDING
+/// forever in `task_status`.
+async fn close_lost_links(db: &mut AsyncPgConnection) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::schema::task_records;
+    let lost: Vec<String> = task_records::table
+        .filter(task_records::id.like(format!("{LINK_PREFIX}:%")))
+        .filter(task_records::status.eq_any(["PENDING", "RETRY"]))
+        .select(task_records::id)
+        .load(db)
+        .await
+        .unwrap_or_default();
+    let error = "lost: its scheduled job vanished from Redis; the chain was re-seeded";
+    for id in lost {
+        tracing::warn!(target: "payments", task_id = %id, "sweep chain link lost with Redis's data");
+        let _ = TaskRecord::transition(db, &id, TaskState::Failure, 0, None, Some(error)).await;
     }
 }
 

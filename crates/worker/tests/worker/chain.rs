@@ -304,6 +304,44 @@ async fn dead_man_switch_reseeds_a_chain_whose_scheduled_job_was_deleted() {
     worker.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_lost_with_redis_data_is_closed_as_failure_when_the_chain_is_reseeded() {
+    let env = TestEnv::new().await;
+    let started = ensure_chain(
+        &env.queue,
+        &mut *env.db.conn().await,
+        Some(Duration::from_secs(3600)),
+        false,
+    )
+    .await
+    .expect("seeded");
+    let lost = started.task_id().to_owned();
+    // Redis restarted without persistence: chain key and queues are gone.
+    let (url, prefix) = (env.redis_url.clone(), env.prefix.clone());
+    tokio::task::spawn_blocking(move || crate::support::purge_redis(&url, &prefix))
+        .await
+        .expect("flushed");
+
+    chain::deadman_check(&env.ctx)
+        .await
+        .expect("dead-man check");
+
+    let record = env.task(&lost).await.expect("the lost link's record");
+    assert_eq!(record.status, "FAILURE", "{record:?}");
+    assert!(
+        record
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("lost")),
+        "{record:?}"
+    );
+    let now = status(&env).await;
+    assert_eq!(now.health, ChainHealth::Healthy);
+    let new = now.task_id.expect("a new link");
+    assert_ne!(new, lost);
+    assert_eq!(env.task(&new).await.expect("new record").status, "PENDING");
+}
+
 async fn wait_for_new_link(env: &TestEnv, old: &str) -> chain::ChainStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
