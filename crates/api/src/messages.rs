@@ -27,6 +27,7 @@ messages! {
     UNSUPPORTED_MEDIA_TYPE => "Tipo de contenido no soportado; use application/json.", "Unsupported media type; use application/json.";
     MALFORMED_JSON => "JSON mal formado", "JSON parse error";
     INVALID_BODY => "Datos no válidos", "Invalid data";
+    INVALID_QUERY => "Parámetros de consulta no válidos", "Invalid query parameters";
     INTERNAL => "Error interno del servidor.", "Internal server error.";
     NOT_AUTHENTICATED => "Las credenciales de autenticación no se proveyeron.", "Authentication credentials were not provided.";
     INVALID_TOKEN => "Token inválido.", "Invalid token.";

@@ -15,7 +15,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
             `{\"field\": [\"message\"]}`. Messages are Spanish unless `Accept-Language: en`."
     ),
     components(schemas(crate::error::ErrorBody)),
-    modifiers(&Security),
+    modifiers(&Security, &ClientErrors),
     paths(
         auth::csrf::get_csrf,
         auth::login::login,
@@ -63,6 +63,65 @@ impl utoipa::Modify for Security {
                 "Token <key> (manage create_token); no CSRF",
             ))),
         );
+    }
+}
+
+/// Documents the 4xx answers every operation of a kind can give, so the
+/// document does not depend on each annotation remembering them (found by
+/// schemathesis's status-code conformance check): a query string that
+/// cannot be read (400), a page past the end (404), an invalid
+/// `Idempotency-Key` (400), and a request body that is not the expected
+/// JSON (400).
+struct ClientErrors;
+
+impl utoipa::Modify for ClientErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Parameter, ParameterIn};
+        use utoipa::openapi::{RefOr, Response};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let params: Vec<&Parameter> = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p {
+                        RefOr::T(p) => Some(p),
+                        RefOr::Ref(_) => None,
+                    })
+                    .collect();
+                let has_query = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let has_page = params.iter().any(|p| p.name == "page");
+                let has_key = params.iter().any(|p| p.name == "Idempotency-Key");
+                let has_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::T(Response::new(description)));
+                };
+                if has_query {
+                    add("400", "Invalid query parameters");
+                }
+                if has_page {
+                    add("404", "Invalid page (past the last one)");
+                }
+                if has_key {
+                    add("400", "Invalid Idempotency-Key");
+                }
+                if has_body {
+                    add("400", "Invalid request body");
+                }
+            }
+        }
     }
 }
 

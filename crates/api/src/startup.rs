@@ -118,6 +118,16 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(settings.json_body_limit))
+                // A query string serde cannot read (a repeated or mistyped
+                // parameter) is named as such, not left to `json_errors`.
+                .app_data(web::QueryConfig::default().error_handler(|error, req| {
+                    let lang = crate::lang::request_lang(req);
+                    ApiError::detail(
+                        actix_web::http::StatusCode::BAD_REQUEST,
+                        format!("{}: {error}", crate::messages::INVALID_QUERY.get(lang)),
+                    )
+                    .into()
+                }))
                 .app_data(
                     web::JsonConfig::default()
                         .limit(settings.json_body_limit)

@@ -557,3 +557,31 @@ async fn nul_characters_are_refused_before_they_reach_postgresql() {
     }
     assert_eq!(app.get(&app.anonymous(), "/healthz").await.status(), 200);
 }
+
+/// A query string serde cannot read is a 400 that says so (it used to say
+/// "JSON mal formado", found by schemathesis).
+#[tokio::test]
+async fn an_unreadable_query_string_is_a_400_naming_the_query() {
+    let app = spawn_app().await;
+    let (token, id) = staff_setup(&app).await;
+    for path in [
+        "/api/payments/?page_size=1&page_size=2".to_owned(),
+        "/api/products/?page=1&page=2".to_owned(),
+        format!("/api/payments/{id}/status/?refresh=1&refresh=2"),
+        "/api/payments/task_status/?task_id=a&task_id=b".to_owned(),
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", app.address))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let body: Value = response.json().await.unwrap();
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with("Parámetros de consulta no válidos"),
+            "{path}: {body}"
+        );
+    }
+}
