@@ -164,6 +164,57 @@ fn escape_glob(s: &str) -> String {
     out
 }
 
+/// A PENDING task whose job is not in Redis this long after it was
+/// recorded will never run (the push happens right after the record).
+pub const LOST_TASK_GRACE: Duration = Duration::from_secs(60);
+
+/// Closes as FAILURE the PENDING task records whose job vanished from
+/// Redis (a restart without persistence, a flush): they would otherwise
+/// say PENDING forever. Chain links are the dead-man switch's; webhook
+/// events whose job was lost are still processed by the sweep.
+pub async fn close_lost_tasks(ctx: &AppContext) -> Result<u64, WorkerError> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::jobs::CleanExpiredSessions;
+    use domain::models::task::TaskState;
+    use domain::schema::task_records as t;
+    let cutoff =
+        OffsetDateTime::now_utc() - time::Duration::try_from(LOST_TASK_GRACE).unwrap_or_default();
+    let mut db = ctx.pool.get().await?;
+    let pending: Vec<(String, String)> = t::table
+        .filter(t::status.eq("PENDING"))
+        .filter(t::created_at.lt(cutoff))
+        .filter(t::id.not_like("sweep-chain:%"))
+        .select((t::id, t::job_name))
+        .limit(1000)
+        .load(&mut db)
+        .await?;
+    let mut conn = ctx.queue.redis();
+    let mut closed = 0;
+    for (id, job) in pending {
+        let queue = if job == CleanExpiredSessions::NAME {
+            SWEEP_QUEUE
+        } else {
+            PAYMENTS_QUEUE
+        };
+        let config = queue_config(ctx.queue.prefix(), queue);
+        let exists: bool = redis::cmd("HEXISTS")
+            .arg(config.job_data_hash())
+            .arg(&id)
+            .query_async(&mut conn)
+            .await?;
+        if !exists {
+            tracing::warn!(target: "payments", task_id = %id, job = %job,
+                "task lost with Redis's data; closed as FAILURE");
+            let error =
+                "lost: its job vanished from Redis (restarted without persistence or flushed)";
+            TaskRecord::transition(&mut db, &id, TaskState::Failure, 0, None, Some(error)).await?;
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}
+
 /// One pass: task records and Redis data finished longer than the
 /// retention ago.
 pub async fn run_once(ctx: &AppContext) -> Result<Cleaned, WorkerError> {
@@ -179,6 +230,7 @@ pub async fn run_once(ctx: &AppContext) -> Result<Cleaned, WorkerError> {
     let mut conn = ctx.queue.redis();
     let redis_tasks = prune_redis(&mut conn, ctx.queue.prefix(), before.unix_timestamp()).await?;
     let worker_keys = prune_worker_keys(&mut conn, ctx.queue.prefix()).await?;
+    m::cleaned("lost_tasks", close_lost_tasks(ctx).await?);
     let cleaned = Cleaned {
         task_records,
         idle_sweep_runs,

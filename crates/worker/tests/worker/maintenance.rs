@@ -146,3 +146,47 @@ async fn idle_sweep_runs_are_pruned_but_the_heartbeat_and_useful_runs_stay() {
         "useful runs and the heartbeat stay"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_tasks_whose_job_vanished_from_redis_are_closed_as_lost() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::schema::task_records as t;
+    let env = TestEnv::new().await;
+    let mut db = env.db.conn().await;
+    // Recorded, pushed, then Redis lost it (restart without persistence).
+    TaskRecord::create(
+        &mut db,
+        "lost-task",
+        "checkout_session_completed",
+        None,
+        None,
+    )
+    .await
+    .expect("record");
+    let job = PaymentJob::for_event("checkout.session.completed", "evt_kept".into());
+    let kept = env
+        .queue
+        .enqueue(&mut db, job, None, None)
+        .await
+        .expect("enqueued");
+    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    diesel::update(t::table)
+        .set(t::created_at.eq(long_ago))
+        .execute(&mut db)
+        .await
+        .expect("backdated");
+
+    let closed = worker::maintenance::close_lost_tasks(&env.ctx)
+        .await
+        .expect("pass");
+
+    assert_eq!(closed, 1);
+    let lost = env.task("lost-task").await.expect("record");
+    assert_eq!(lost.status, "FAILURE");
+    assert!(
+        lost.error.as_deref().is_some_and(|e| e.starts_with("lost")),
+        "{lost:?}"
+    );
+    assert_eq!(env.task(&kept).await.expect("record").status, "PENDING");
+}
