@@ -53,8 +53,16 @@ struct Pending {
 
 const UNPROCESSED_EVENTS: &str = "SELECT id, event_type AS kind, 'unprocessed' AS status, attempts, \
      processing_error AS error FROM stripe_events WHERE processed_at IS NULL ORDER BY received_at";
-const UNFINISHED_TASKS: &str = "SELECT id, job_name AS kind, status, attempts, error FROM task_records \
-     WHERE status NOT IN ('SUCCESS', 'FAILURE') ORDER BY created_at";
+/// Not finished, leaving out the sweep chain's next link: it waits for
+/// its time by design.
+fn unfinished_tasks() -> String {
+    format!(
+        "SELECT id, job_name AS kind, status, attempts, error FROM task_records \
+         WHERE status NOT IN ('SUCCESS', 'FAILURE') AND id IS DISTINCT FROM ({}) \
+         ORDER BY created_at",
+        crate::settle::NEXT_CHAIN_LINK
+    )
+}
 const FAILED_TASKS: &str = "SELECT id, job_name AS kind, status, attempts, error FROM task_records \
      WHERE status = 'FAILURE' ORDER BY created_at";
 
@@ -78,7 +86,7 @@ pub async fn check_everything(
             e.id, e.kind, e.attempts, e.error
         ));
     }
-    for t in pending(conn, UNFINISHED_TASKS).await? {
+    for t in pending(conn, &unfinished_tasks()).await? {
         findings.violations.push(format!(
             "job {} ({}) never finished: still {} after {} attempts",
             t.id, t.kind, t.status, t.attempts

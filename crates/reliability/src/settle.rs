@@ -14,6 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
+/// The sweep chain's next link (the newest PENDING one), as SQL: it is
+/// scheduled minutes ahead and legitimately unfinished at any moment.
+pub const NEXT_CHAIN_LINK: &str = "SELECT id FROM task_records \
+     WHERE id LIKE 'sweep-chain:%' AND status = 'PENDING' ORDER BY created_at DESC LIMIT 1";
+
 /// Webhook deliveries the emulator makes per event before giving up (its
 /// default `webhook_max_attempts`).
 pub const WEBHOOK_MAX_ATTEMPTS: u64 = 5;
@@ -131,11 +136,11 @@ impl Settle<'_> {
         loop {
             let open = {
                 let mut conn = self.pool.get().await?;
-                count(
-                    &mut conn,
-                    "SELECT COUNT(*) AS n FROM task_records WHERE status NOT IN ('SUCCESS', 'FAILURE')",
-                )
-                .await?
+                let query = format!(
+                    "SELECT COUNT(*) AS n FROM task_records \
+                     WHERE status NOT IN ('SUCCESS', 'FAILURE') AND id IS DISTINCT FROM ({NEXT_CHAIN_LINK})"
+                );
+                count(&mut conn, &query).await?
             };
             if open == 0 {
                 return Ok(Ok(()));

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// Cases per run unless `PROPTEST_CASES` says otherwise: each case starts
 /// its own database and stack (~3–6 s), and scripts/test must stay short.
-const DEFAULT_CASES: u32 = 10;
+const DEFAULT_CASES: u32 = 16;
 const CUSTOMERS: usize = 3;
 /// Little stock and few coupon uses, so checkouts contend.
 const UNITS: i32 = 8;

@@ -57,7 +57,8 @@ impl Injector {
         Self { control, every }
     }
 
-    /// Injects faults for `duration`, then undoes the lasting ones.
+    /// Injects faults for `duration`, and at least every kind once (the
+    /// load runs until the injector is done), then undoes the lasting ones.
     pub async fn run(
         &self,
         services: &mut Services,
@@ -70,7 +71,7 @@ impl Injector {
         let mut next = 0;
         // Let the load get going first.
         tokio::time::sleep(self.every.min(duration / 4)).await;
-        while Instant::now() + self.every / 2 < end {
+        while next < ALL.len() || Instant::now() + self.every / 2 < end {
             let fault = ALL[next % ALL.len()];
             next += 1;
             eprintln!("chaos: injecting {fault:?}");

@@ -353,6 +353,8 @@ impl Services {
             ("JOB_BACKOFF_BASE_MS", "200".into()),
             ("JOB_BACKOFF_MAX_SECS", "5".into()),
             ("WORKER_SHUTDOWN_TIMEOUT_SECS", "5".into()),
+            // Closes tasks lost with Redis's data within the run.
+            ("MAINTENANCE_INTERVAL_SECS", "5".into()),
         ]);
         let bin = options.bin_dir.join("payments-worker");
         self.worker = Some(self.spawn(&bin, "worker", &env, &[])?);
