@@ -71,7 +71,7 @@ impl utoipa::Modify for Security {
 /// schemathesis's status-code conformance check): a query string that
 /// cannot be read (400), a page past the end (404), an invalid
 /// `Idempotency-Key` (400), and a request body that is not the expected
-/// JSON (400).
+/// JSON (400) or is too large (413).
 struct ClientErrors;
 
 impl utoipa::Modify for ClientErrors {
@@ -119,6 +119,7 @@ impl utoipa::Modify for ClientErrors {
                 }
                 if has_body {
                     add("400", "Invalid request body");
+                    add("413", "Request body too large");
                 }
             }
         }

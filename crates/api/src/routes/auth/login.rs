@@ -62,6 +62,7 @@ fn validate(body: LoginBody, lang: domain::i18n::Lang) -> Result<(Email, String)
               (status = 400, description = "Invalid input"),
               (status = 401, description = "Invalid e-mail or password (same answer for both)"),
               (status = 403, description = "CSRF failure"),
+              (status = 415, description = "The body is not application/json"),
               (status = 429, description = "Too many attempts")))]
 pub async fn login(
     req: HttpRequest,

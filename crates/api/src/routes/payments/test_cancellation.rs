@@ -61,7 +61,8 @@ fn entry(view: &PaymentView, lang: Lang) -> Value {
     params(("payment_id" = Option<String>, Query, description = "One payment"),
            ("user_email" = Option<String>, Query, description = "Payments of this user (staff)")),
     responses((status = 200, description = "{message, payments: [...], test_endpoints}"),
-              (status = 403, description = "Not staff outside development")))]
+              (status = 403, description = "Not staff outside development"),
+              (status = 404, description = "payment_id unknown, malformed or someone else's")))]
 pub async fn get_test_cancellation(
     auth: Authenticated,
     state: web::Data<AppState>,
