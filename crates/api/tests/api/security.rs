@@ -262,15 +262,16 @@ async fn with_cookie_secure_every_cookie_is_secure_http_only_where_it_must_and_s
     }
 }
 
-async fn me_with_session(app: &TestApp, key: &str) -> u16 {
-    reqwest::Client::new()
+/// `/api/auth/me/` with only `sessionid={key}`: the status and the body.
+async fn me_with_session(app: &TestApp, key: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
         .get(format!("{}/api/auth/me/", app.address))
         .header("Cookie", format!("sessionid={key}"))
         .send()
         .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Logs in with `planted` as the browser's `sessionid`; the key issued.
@@ -304,27 +305,19 @@ async fn a_session_id_planted_before_login_is_replaced_and_never_authenticates()
     let chosen = "a".repeat(64);
     let issued = login_over(&app, &ana.email, &chosen).await;
     assert_ne!(issued, chosen, "the server issues its own key");
-    assert_eq!(me_with_session(&app, &chosen).await, 401);
-    assert_eq!(me_with_session(&app, &issued).await, 200);
+    assert_eq!(me_with_session(&app, &chosen).await.0, 401);
+    assert_eq!(me_with_session(&app, &issued).await.0, 200);
 
     // …or her own logged-in session, hoping Ana's login upgrades it.
     let eves_key = app.browser(&eve).await.cookie("sessionid").unwrap();
     let issued = login_over(&app, &ana.email, &eves_key).await;
     assert_ne!(issued, eves_key);
     assert_eq!(
-        me_with_session(&app, &eves_key).await,
+        me_with_session(&app, &eves_key).await.0,
         401,
         "the planted key ended with the login"
     );
-    let me: Value = reqwest::Client::new()
-        .get(format!("{}/api/auth/me/", app.address))
-        .header("Cookie", format!("sessionid={issued}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, me) = me_with_session(&app, &issued).await;
     assert_eq!(me["email"], "ana@example.com");
 }
 
