@@ -11,6 +11,7 @@ use crate::context::AppContext;
 use crate::error::WorkerError;
 use crate::metrics as m;
 use crate::queue::queue_config;
+use crate::tasks::TaskRef;
 use domain::jobs::{PAYMENTS_QUEUE, SWEEP_QUEUE};
 use domain::models::stripe_call::StripeCall;
 use domain::models::task::TaskRecord;
@@ -168,10 +169,12 @@ fn escape_glob(s: &str) -> String {
 /// recorded will never run (the push happens right after the record).
 pub const LOST_TASK_GRACE: Duration = Duration::from_secs(60);
 
-/// Closes as FAILURE the PENDING task records whose job vanished from
-/// Redis (a restart without persistence, a flush): they would otherwise
-/// say PENDING forever. Chain links are the dead-man switch's; webhook
-/// events whose job was lost are still processed by the sweep.
+/// Closes as FAILURE the unfinished task records whose job vanished from
+/// Redis (a restart without persistence, a flush; a job in flight when it
+/// happened is gone too, orphan recovery included): they would otherwise
+/// say PENDING / STARTED / RETRY forever. Chain links are the dead-man
+/// switch's; webhook events whose job was lost are still processed by the
+/// sweep.
 pub async fn close_lost_tasks(ctx: &AppContext) -> Result<u64, WorkerError> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -181,17 +184,24 @@ pub async fn close_lost_tasks(ctx: &AppContext) -> Result<u64, WorkerError> {
     let cutoff =
         OffsetDateTime::now_utc() - time::Duration::try_from(LOST_TASK_GRACE).unwrap_or_default();
     let mut db = ctx.pool.get().await?;
-    let pending: Vec<(String, String)> = t::table
-        .filter(t::status.eq("PENDING"))
-        .filter(t::created_at.lt(cutoff))
+    let pending: Vec<(String, String, String, i32)> = t::table
+        .filter(t::status.eq_any(["PENDING", "STARTED", "RETRY"]))
+        .filter(t::updated_at.lt(cutoff))
         .filter(t::id.not_like("sweep-chain:%"))
-        .select((t::id, t::job_name))
+        .select((t::id, t::job_name, t::status, t::attempts))
         .limit(1000)
         .load(&mut db)
         .await?;
     let mut conn = ctx.queue.redis();
     let mut closed = 0;
-    for (id, job) in pending {
+    for (id, job, status, attempts) in pending {
+        // The apalis task carrying the record's current (or next) attempt.
+        let attempt = u32::try_from(attempts).unwrap_or(0) + u32::from(status == "RETRY");
+        let task_id = if attempt >= 2 {
+            TaskRef::parse_str(&id).retry_id(attempt)
+        } else {
+            id.clone()
+        };
         let queue = if job == CleanExpiredSessions::NAME {
             SWEEP_QUEUE
         } else {
@@ -200,7 +210,7 @@ pub async fn close_lost_tasks(ctx: &AppContext) -> Result<u64, WorkerError> {
         let config = queue_config(ctx.queue.prefix(), queue);
         let exists: bool = redis::cmd("HEXISTS")
             .arg(config.job_data_hash())
-            .arg(&id)
+            .arg(&task_id)
             .query_async(&mut conn)
             .await?;
         if !exists {

@@ -148,7 +148,7 @@ async fn idle_sweep_runs_are_pruned_but_the_heartbeat_and_useful_runs_stay() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pending_tasks_whose_job_vanished_from_redis_are_closed_as_lost() {
+async fn unfinished_tasks_whose_job_vanished_from_redis_are_closed_as_lost() {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     use domain::schema::task_records as t;
@@ -172,7 +172,7 @@ async fn pending_tasks_whose_job_vanished_from_redis_are_closed_as_lost() {
         .expect("enqueued");
     let long_ago = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
     diesel::update(t::table)
-        .set(t::created_at.eq(long_ago))
+        .set((t::created_at.eq(long_ago), t::updated_at.eq(long_ago)))
         .execute(&mut db)
         .await
         .expect("backdated");
