@@ -88,6 +88,28 @@ LEFT JOIN LATERAL (SELECT to_status FROM audit_log
                    ORDER BY id DESC LIMIT 1) a ON TRUE
 WHERE COALESCE(a.to_status, 'PENDING') <> o.status";
 
+/// A cancelled order gives back everything it held, each in full: every
+/// order line and its coupon have a ledger row with the line's quantity.
+const RELEASES_COMPLETE: &str = "
+SELECT format('order %s is CANCELLED but %s was not released in full', o.id, h.resource) AS description
+FROM orders o
+JOIN (SELECT order_id, 'stock:' || product_id AS resource, quantity FROM order_items
+      UNION ALL
+      SELECT id, 'coupon:' || coupon_id, 1 FROM orders WHERE coupon_id IS NOT NULL) h
+  ON h.order_id = o.id
+LEFT JOIN reservation_releases rr ON rr.order_id = o.id AND rr.resource = h.resource
+WHERE o.status = 'CANCELLED' AND (rr.quantity IS NULL OR rr.quantity <> h.quantity)";
+
+/// No transition escaped the audit log: each entity's audit rows form one
+/// unbroken chain from PENDING (every row starts where the previous ended).
+const AUDIT_CHAIN: &str = "
+SELECT format('%s %s: audit row %s goes %s -> %s but the previous row left it %s',
+              entity, entity_id, id, from_status, to_status, previous) AS description
+FROM (SELECT a.*, LAG(a.to_status, 1, 'PENDING')
+                  OVER (PARTITION BY a.entity, a.entity_id ORDER BY a.id) AS previous
+      FROM audit_log a) chain
+WHERE from_status <> previous";
+
 /// Paid is never lost: a payment completed in Stripe is never left CANCELLED.
 const PAID_NOT_CANCELLED: &str = "
 SELECT format('payment %s is CANCELLED although Stripe reported it paid', p.id) AS description
@@ -107,7 +129,9 @@ pub async fn find_violations(conn: &mut AsyncPgConnection) -> QueryResult<Invari
         CONSERVATION,
         COUPONS,
         RELEASES_MATCH_STATUS,
+        RELEASES_COMPLETE,
         AUDITED,
+        AUDIT_CHAIN,
         PAID_NOT_CANCELLED,
     ] {
         let rows: Vec<Violation> = diesel::sql_query(query).load(conn).await?;

@@ -7,6 +7,7 @@ mod completion;
 mod database_rules;
 mod events;
 mod helpers;
+mod invariant_checks;
 mod races;
 mod stripe_calls;
 mod sweep;
