@@ -52,8 +52,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Requests to the service (the emulator's control actions, which
+    /// stand for the customer's browser, are counted apart).
     pub fn requests(&self) -> u64 {
-        self.load.values().sum()
+        self.load
+            .iter()
+            .filter(|((op, _), _)| !is_customer_at_stripe(op))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn by_answer(&self) -> BTreeMap<Answer, u64> {
@@ -70,7 +76,7 @@ impl Summary {
         let mut v = self.settle.problems.clone();
         v.extend(self.findings.violations.iter().cloned());
         for ((op, answer), n) in &self.load {
-            if !answer.is_clear() {
+            if !answer.is_clear() && !is_customer_at_stripe(op) {
                 v.push(format!("{n} {op} requests ended {answer:?}"));
             }
         }
@@ -89,7 +95,11 @@ impl Summary {
             self.customers,
             self.settle.duration.as_secs_f64()
         );
-        let _ = writeln!(out, "Requests: {}  ", self.requests());
+        let _ = writeln!(
+            out,
+            "Requests to the service: {} (plus the customers' actions on Stripe's page, `stripe:` rows)  ",
+            self.requests()
+        );
         let _ = writeln!(out, "Violations: **{}**\n", violations.len());
         let _ = writeln!(out, "| operation | answer | count |\n|---|---|---:|");
         for ((op, answer), n) in &self.load {
@@ -123,6 +133,12 @@ impl Summary {
         }
         out
     }
+}
+
+/// The load's `stripe: pay` / `stripe: decline`: the customer's browser on
+/// the emulator's page, not a request to the service.
+fn is_customer_at_stripe(op: &str) -> bool {
+    op.starts_with("stripe:")
 }
 
 /// Replaces the figures between the markers of `doc` with `figures`.
