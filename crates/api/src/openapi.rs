@@ -69,8 +69,8 @@ impl utoipa::Modify for Security {
 /// Documents the 4xx answers every operation of a kind can give, so the
 /// document does not depend on each annotation remembering them (found by
 /// schemathesis's status-code conformance check): a query string that
-/// cannot be read (400), a page past the end (404), an invalid
-/// `Idempotency-Key` (400), and a request body that is not the expected
+/// cannot be read (400), a page past the end (404), an invalid or reused
+/// `Idempotency-Key` (400, 422), and a request body that is not the expected
 /// JSON (400) or is too large (413).
 struct ClientErrors;
 
@@ -116,6 +116,7 @@ impl utoipa::Modify for ClientErrors {
                 }
                 if has_key {
                     add("400", "Invalid Idempotency-Key");
+                    add("422", "Idempotency-Key reused with another request");
                 }
                 if has_body {
                     add("400", "Invalid request body");
