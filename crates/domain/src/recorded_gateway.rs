@@ -64,15 +64,32 @@ impl RecordedGateway {
             error: result.as_ref().err().map(ToString::to_string),
             duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
         };
-        let written = match self.pool.get().await {
-            Ok(mut conn) => row.insert(&mut conn).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = written {
-            tracing::warn!(target: "payments", operation = call.operation, error = %e,
-                "could not record a Stripe call");
+        // The caller usually holds a pooled connection across the Stripe
+        // call (cancel, sweep). Waiting here for a second one deadlocked the
+        // pool under load: with N connections and N concurrent cancels all
+        // N waited for a recording connection until the pool's timeout
+        // (4.5 cancels/s at concurrency 32, issue 9). When no connection is
+        // idle the row is written in the background instead, as soon as
+        // one frees up; otherwise inline, before the call returns.
+        if self.pool.state().idle_connections == 0 {
+            let pool = self.pool.clone();
+            let operation = call.operation;
+            tokio::spawn(async move { write_call(&pool, &row, operation).await });
+        } else {
+            write_call(&self.pool, &row, call.operation).await;
         }
         result
+    }
+}
+
+async fn write_call(pool: &DbPool, row: &NewStripeCall, operation: &str) {
+    let written = match pool.get().await {
+        Ok(mut conn) => row.insert(&mut conn).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = written {
+        tracing::warn!(target: "payments", operation, error = %e,
+            "could not record a Stripe call");
     }
 }
 
