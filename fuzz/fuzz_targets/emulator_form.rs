@@ -1,5 +1,7 @@
 #![no_main]
 
+// Each target uses one of the harness's checks.
+#[allow(dead_code)]
 #[path = "../harness/emulator.rs"]
 mod harness;
 
