@@ -59,20 +59,63 @@ impl DomainError {
             DomainError::DatabaseUnavailable(_) => true,
             // A webhook can arrive before checkout stored its session id.
             DomainError::UnknownSession(_) => true,
-            DomainError::Database(Db::DatabaseError(kind, _)) => matches!(
-                kind,
-                DatabaseErrorKind::SerializationFailure
-                    | DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand
-            ),
+            DomainError::Database(Db::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::SerializationFailure
+                        | DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand
+                ) || server_ended_session(info.message())
+            }
             DomainError::Database(Db::BrokenTransactionManager) => true,
             _ => false,
         }
     }
 }
 
+/// PostgreSQL ended our session: an administrator terminated the backend
+/// (`pg_terminate_backend`, SQLSTATE 57P01), the server is shutting down
+/// or restarting (57P02, 57P03). diesel reports these as `Unknown` with
+/// only the message to tell them apart; a new connection will work.
+fn server_ended_session(message: &str) -> bool {
+    message.starts_with("terminating connection") || message.starts_with("the database system is")
+}
+
 impl From<diesel_async::pooled_connection::bb8::RunError> for DomainError {
     fn from(e: diesel_async::pooled_connection::bb8::RunError) -> Self {
         DomainError::DatabaseUnavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DomainError;
+    use diesel::result::{DatabaseErrorKind, Error as Db};
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DomainError {
+        DomainError::Database(Db::DatabaseError(kind, Box::new(message.to_owned())))
+    }
+
+    #[test]
+    fn a_backend_terminated_or_a_server_restarting_is_transient() {
+        for message in [
+            "terminating connection due to administrator command",
+            "terminating connection because of crash of another server process",
+            "the database system is shutting down",
+            "the database system is starting up",
+        ] {
+            assert!(
+                db_error(DatabaseErrorKind::Unknown, message).is_transient(),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_database_errors_stay_permanent() {
+        let e = db_error(DatabaseErrorKind::Unknown, "column \"x\" does not exist");
+        assert!(!e.is_transient());
+        let e = db_error(DatabaseErrorKind::UniqueViolation, "duplicate key");
+        assert!(!e.is_transient());
     }
 }
