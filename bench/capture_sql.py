@@ -96,8 +96,8 @@ async def capture(peer_dir, base, dsn, pg_log, out):
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         # Every seeded user gets a login session (the replay needs one per owner).
-        users = await bench.setup(bench.parse_args(["--base-url", base, "--users", "50", "--phases", "status"]))
-        del users
+        for i in range(50):
+            await bench.login(http, base, f"bench{i}@bench.local", "bench-password")
         cookies = await bench.login(http, base, email, "bench-password")
         cookie = bench.cookie_header(cookies)
         time.sleep(0.5)
@@ -128,7 +128,7 @@ async def capture(peer_dir, base, dsn, pg_log, out):
     for name, stmts in captured.items():
         lines = [f"-- {name}: {len(stmts)} statements captured from our API (see bench/capture_sql.py)"]
         if name == "cancel":
-            lines.append(f"SELECT {lookup_cols} FROM bench_limit_targets WHERE n = nextval('bench_limit_seq') \\gset")
+            lines.append(f"SELECT {lookup_cols} FROM bench_limit_targets WHERE n = (SELECT nextval('bench_limit_seq')) \\gset")
         else:
             lines.append("\\set n random(1, :ntargets)")
             lines.append(f"SELECT {lookup_cols} FROM bench_limit_targets WHERE n = :n \\gset")

@@ -112,7 +112,9 @@ def ratio_of(ours, peer, higher_better):
 
 
 def runs(out, side):
-    files = sorted(glob.glob(os.path.join(out, f"{side}-[0-9]*.json")), key=lambda p: int(re.findall(r"(\d+)\.json$", p)[0]))
+    pattern = re.compile(rf"^{side}-(\d+)\.json$")
+    files = [p for p in glob.glob(os.path.join(out, f"{side}-*.json")) if pattern.match(os.path.basename(p))]
+    files.sort(key=lambda p: int(pattern.match(os.path.basename(p)).group(1)))
     return [(os.path.basename(p)[:-5], load(p)) for p in files]
 
 
