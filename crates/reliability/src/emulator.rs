@@ -23,6 +23,9 @@ impl EmulatorControl {
     pub fn new(base: impl Into<String>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            // Shorter than actix's keep-alive (5 s), so a pooled connection
+            // is never one the server is closing at that moment.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .expect("a reqwest client without TLS builds");
         Self {
@@ -31,26 +34,41 @@ impl EmulatorControl {
         }
     }
 
+    /// Sends, retrying twice when the connection fails before an answer
+    /// (the emulator is busy during a chaos run; the controls are not
+    /// what is under test).
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match build().send().await {
+                Ok(response) => return Ok(response),
+                Err(e) if attempt < 3 && (e.is_connect() || e.is_request()) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
 
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-        let response = self
-            .http
-            .post(format!("{}/_emulator{path}", self.base))
-            .json(&body)
-            .send()
-            .await?;
+        let url = format!("{}/_emulator{path}", self.base);
+        let response = self.send(|| self.http.post(&url).json(&body)).await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let url = format!("{}/_emulator{path}", self.base);
         Ok(self
-            .http
-            .get(format!("{}/_emulator{path}", self.base))
-            .send()
+            .send(|| self.http.get(&url))
             .await?
             .error_for_status()?
             .json()
@@ -115,10 +133,8 @@ impl EmulatorControl {
     }
 
     pub async fn clear_faults(&self) -> anyhow::Result<()> {
-        self.http
-            .delete(format!("{}/_emulator/faults", self.base))
-            .send()
-            .await?;
+        let url = format!("{}/_emulator/faults", self.base);
+        self.send(|| self.http.delete(&url)).await?;
         Ok(())
     }
 

@@ -121,7 +121,7 @@ impl<'a> Interpreter<'a> {
         Ok(())
     }
 
-    fn pick<'k>(known: &'k [Known], pay: Pay) -> Option<&'k Known> {
+    fn pick(known: &[Known], pay: Pay) -> Option<&Known> {
         (!known.is_empty()).then(|| &known[usize::from(pay.0) % known.len()])
     }
 

@@ -58,7 +58,7 @@ struct Oldest {
 
 async fn count(conn: &mut AsyncPgConnection, query: &str) -> anyhow::Result<i64> {
     let rows: Vec<Count> = diesel::sql_query(query).load(conn).await?;
-    Ok(rows.iter().next().map_or(0, |c| c.n))
+    Ok(rows.into_iter().next().map_or(0, |c| c.n))
 }
 
 impl Settle<'_> {
@@ -176,7 +176,7 @@ impl Settle<'_> {
         )
         .load(&mut *self.pool.get().await?)
         .await?;
-        if let Some(at) = youngest.iter().next().and_then(|o| o.at) {
+        if let Some(at) = youngest.into_iter().next().and_then(|o| o.at) {
             let age = OffsetDateTime::now_utc() - at;
             let grace = time::Duration::try_from(SWEEP_EVENT_GRACE)? + time::Duration::SECOND;
             if age < grace {
