@@ -124,6 +124,7 @@ async def capture(peer_dir, base, dsn, pg_log, out):
     })
     with open(os.path.join(out, "captured.json"), "w") as f:
         json.dump({"payment": payment_id, "items": items, "known": known, "statements": captured}, f, indent=1)
+    defines = {}
     lookup_cols = "payment_id, order_id, user_id, session_id, key_hash, p1, q1, p2, q2, r1, r2"
     for name, stmts in captured.items():
         lines = [f"-- {name}: {len(stmts)} statements captured from our API (see bench/capture_sql.py)"]
@@ -141,6 +142,12 @@ async def capture(peer_dir, base, dsn, pg_log, out):
                         return "NULL"
                     if v in known:
                         return f":{known[v]}"
+                    if ":" in v:
+                        # pgbench would read ':…' inside a literal as a
+                        # variable: such values (timestamps, JSON) are passed
+                        # with -D and bound as parameters, as our pool binds them.
+                        name = defines.setdefault(v, f"lit{len(defines) + 1}")
+                        return f":{name}"
                     return "'" + v.replace("'", "''") + "'"
                 sql = re.sub(r"\$(\d+)\b", sub, sql)
             sql = " ".join(sql.split())
@@ -148,6 +155,9 @@ async def capture(peer_dir, base, dsn, pg_log, out):
         with open(os.path.join(out, f"{name}.sql"), "w") as f:
             f.write("\n".join(lines) + "\n")
         print(f"{name}: {len(stmts)} statements -> {os.path.join(out, name + '.sql')}")
+    with open(os.path.join(out, "defines.txt"), "w") as f:
+        for value, name in defines.items():
+            f.write(f"{name}={value}\n")
 
 
 def main(argv):
