@@ -243,7 +243,9 @@ LSTART, LEND = "<!-- bench:limit:start -->", "<!-- bench:limit:end -->"
 
 def latest_ours(results_root):
     """Medians of status/cancel throughput in the newest results directory holding our runs."""
-    dirs = sorted(d for d in glob.glob(os.path.join(results_root, "2*")) if glob.glob(os.path.join(d, "ours-[0-9]*.json")))
+    dirs = sorted((d for d in glob.glob(os.path.join(results_root, "*"))
+                   if not os.path.basename(d).startswith(("limit-", "before-")) and runs(d, "ours")),
+                  key=os.path.getmtime)
     if not dirs:
         return None, None, None
     ours = runs(dirs[-1], "ours")

@@ -1,0 +1,28 @@
+-- cancel: 26 statements captured from our API (see bench/capture_sql.py)
+SELECT payment_id, order_id, user_id, session_id, key_hash, p1, q1, p2, q2, r1, r2 FROM bench_limit_targets WHERE n = (SELECT nextval('bench_limit_seq')) \gset
+SELECT '1';
+SELECT "sessions"."key_hash", "sessions"."user_id", "sessions"."csrf_token", "sessions"."expires_at", "users"."id", "users"."email", "users"."password_hash", "users"."is_staff", "users"."is_active" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."key_hash" = :key_hash) AND ("sessions"."expires_at" > :lit2)) AND ("users"."is_active" = 't')) LIMIT '1';
+SELECT '1';
+SELECT "payments"."id", "payments"."user_id", "payments"."order_id", "payments"."amount_minor", "payments"."currency", "payments"."status", "payments"."stripe_session_id", "payments"."stripe_payment_intent_id", "payments"."stripe_session_status", "payments"."stripe_payment_status", "payments"."stripe_checkout_url", "payments"."expires_at", "payments"."stripe_expire_pending", "payments"."error_message", "payments"."created_at", "payments"."updated_at", "payments"."completed_at", "payments"."cancelled_at", "payments"."refunded_at", "orders"."status", "users"."email" FROM (("payments" INNER JOIN "orders" ON ("payments"."order_id" = "orders"."id")) INNER JOIN "users" ON ("payments"."user_id" = "users"."id")) WHERE (("payments"."id" = :payment_id) AND ("payments"."user_id" = :user_id)) LIMIT '1';
+SELECT '1';
+SELECT "payments"."id", "payments"."user_id", "payments"."order_id", "payments"."amount_minor", "payments"."currency", "payments"."status", "payments"."stripe_session_id", "payments"."stripe_payment_intent_id", "payments"."stripe_session_status", "payments"."stripe_payment_status", "payments"."stripe_checkout_url", "payments"."expires_at", "payments"."stripe_expire_pending", "payments"."error_message", "payments"."created_at", "payments"."updated_at", "payments"."completed_at", "payments"."cancelled_at", "payments"."refunded_at" FROM "payments" WHERE ("payments"."id" = :payment_id) LIMIT '1';
+BEGIN;
+SELECT "payments"."id", "payments"."user_id", "payments"."order_id", "payments"."amount_minor", "payments"."currency", "payments"."status", "payments"."stripe_session_id", "payments"."stripe_payment_intent_id", "payments"."stripe_session_status", "payments"."stripe_payment_status", "payments"."stripe_checkout_url", "payments"."expires_at", "payments"."stripe_expire_pending", "payments"."error_message", "payments"."created_at", "payments"."updated_at", "payments"."completed_at", "payments"."cancelled_at", "payments"."refunded_at" FROM "payments" WHERE ("payments"."id" = :payment_id) LIMIT '1' FOR UPDATE;
+UPDATE "payments" SET "stripe_session_id" = :session_id, "stripe_session_status" = 'expired', "stripe_payment_status" = 'unpaid', "stripe_checkout_url" = NULL, "expires_at" = :lit3, "updated_at" = :lit4 WHERE ("payments"."id" = :payment_id);
+SET TIME ZONE 'UTC';
+SET CLIENT_ENCODING TO 'UTF8';
+SELECT '1';
+SELECT "orders"."id", "orders"."user_id", "orders"."status", "orders"."coupon_id", "orders"."subtotal_minor", "orders"."discount_minor", "orders"."total_minor", "orders"."currency", "orders"."created_at", "orders"."updated_at" FROM "orders" WHERE ("orders"."id" = :order_id) LIMIT '1' FOR UPDATE;
+INSERT INTO "stripe_calls" ("payment_id", "operation", "object_id", "idempotency_key", "outcome", "error", "duration_ms") VALUES (:payment_id, 'expire_checkout_session', :session_id, :lit5, 'ok', DEFAULT, '1');
+UPDATE "payments" SET "status" = 'CANCELLED', "updated_at" = :lit6, "completed_at" = NULL, "cancelled_at" = :lit6, "refunded_at" = NULL WHERE ("payments"."id" = :payment_id);
+INSERT INTO "audit_log" ("entity", "entity_id", "from_status", "to_status", "source", "actor", "detail") VALUES ('payment', :payment_id, 'PENDING', 'CANCELLED', 'user', 'bench22@bench.local', :lit7);
+UPDATE "orders" SET "status" = 'CANCELLED', "updated_at" = :lit8 WHERE ("orders"."id" = :order_id);
+INSERT INTO "audit_log" ("entity", "entity_id", "from_status", "to_status", "source", "actor", "detail") VALUES ('order', :order_id, 'PENDING', 'CANCELLED', 'user', 'bench22@bench.local', :lit7);
+SELECT "order_items"."order_id", "order_items"."product_id", "order_items"."quantity", "order_items"."unit_price_minor" FROM "order_items" WHERE ("order_items"."order_id" = :order_id) ORDER BY "order_items"."product_id" ASC;
+INSERT INTO "reservation_releases" ("order_id", "resource", "quantity") VALUES (:order_id, :r1, :q1) ON CONFLICT DO NOTHING;
+UPDATE "inventory_stock" SET "units_sold" = ("inventory_stock"."units_sold" - :q1), "updated_at" = CURRENT_TIMESTAMP WHERE ("inventory_stock"."product_id" = :p1);
+INSERT INTO "reservation_releases" ("order_id", "resource", "quantity") VALUES (:order_id, :r2, :q2) ON CONFLICT DO NOTHING;
+UPDATE "inventory_stock" SET "units_sold" = ("inventory_stock"."units_sold" - :q2), "updated_at" = CURRENT_TIMESTAMP WHERE ("inventory_stock"."product_id" = :p2);
+UPDATE "carts" SET "coupon_id" = NULL, "updated_at" = CURRENT_TIMESTAMP WHERE (("carts"."user_id" = :user_id) AND ("carts"."coupon_id" IS NOT NULL));
+SELECT "payments"."id", "payments"."user_id", "payments"."order_id", "payments"."amount_minor", "payments"."currency", "payments"."status", "payments"."stripe_session_id", "payments"."stripe_payment_intent_id", "payments"."stripe_session_status", "payments"."stripe_payment_status", "payments"."stripe_checkout_url", "payments"."expires_at", "payments"."stripe_expire_pending", "payments"."error_message", "payments"."created_at", "payments"."updated_at", "payments"."completed_at", "payments"."cancelled_at", "payments"."refunded_at" FROM "payments" WHERE ("payments"."id" = :payment_id) LIMIT '1';
+COMMIT;
