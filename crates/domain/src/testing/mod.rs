@@ -6,7 +6,7 @@ mod database;
 mod fake_stripe;
 mod fixtures;
 
+pub use crate::invariants::{InvariantReport, check_invariants};
 pub use database::TestDatabase;
 pub use fake_stripe::FakeStripe;
 pub use fixtures::{Fixtures, seed_coupon, seed_product, seed_user};
-pub use crate::invariants::{InvariantReport, check_invariants};
