@@ -159,17 +159,30 @@ async fn record(
     error: Option<&str>,
 ) {
     let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
-    let written = match ctx.pool.get().await {
-        Ok(mut conn) => TaskRecord::transition(&mut conn, id, state, attempt, result, error)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = written {
+    // The job's work is already done: a record lost to a dropped connection
+    // or a PostgreSQL restart would say STARTED forever (found by
+    // scripts/chaos), so the write is retried for a while; it is idempotent.
+    let mut delay = RECORD_FIRST_DELAY;
+    for tries_left in (0..RECORD_TRIES).rev() {
+        let written = match ctx.pool.get().await {
+            Ok(mut conn) => TaskRecord::transition(&mut conn, id, state, attempt, result, error)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let Err(e) = written else { return };
         tracing::warn!(target: "payments", task_id = id, state = state.as_str(), error = %e,
-            "could not record the task state");
+            tries_left, "could not record the task state");
+        if tries_left > 0 {
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
     }
 }
+
+/// About 25 s of retries in all: longer than a PostgreSQL restart.
+const RECORD_TRIES: u32 = 8;
+const RECORD_FIRST_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
 enum Start {
     Run,
