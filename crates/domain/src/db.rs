@@ -2,8 +2,10 @@
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::bb8;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
@@ -27,7 +29,11 @@ pub async fn connect_pool(
     max_size: u32,
     acquire_timeout: Duration,
 ) -> Result<DbPool, DbSetupError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let mut config = ManagerConfig::default();
+    config.recycling_method =
+        RecyclingMethod::CustomFunction(Box::new(|conn| Box::pin(async move { check_open(conn) })));
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     bb8::Pool::builder()
         .max_size(max_size)
         .connection_timeout(acquire_timeout)
@@ -35,6 +41,21 @@ pub async fn connect_pool(
         .build(manager)
         .await
         .map_err(|e| DbSetupError::Connect(e.to_string()))
+}
+
+/// The check on every checkout from the pool. diesel-async's default sends
+/// `SELECT 1` each time: half of the statements of a status read (see
+/// docs/benchmarks.md). A connection the server closed (restart,
+/// `pg_terminate_backend`) is already known to be closed without a round
+/// trip, because its socket reader has seen the end of the stream; it is
+/// then discarded and replaced. A connection that dies between this check
+/// and its query fails that one request with a 503, as with `SELECT 1`.
+fn check_open(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    if PoolableConnection::is_broken(conn) {
+        Err(diesel::result::Error::BrokenTransactionManager)
+    } else {
+        Ok(())
+    }
 }
 
 /// Applies every pending migration; returns the versions applied.

@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// One HTTP answer: its status and JSON body (`Null` when not JSON).
+/// One HTTP answer: its status and JSON body (`Null` when empty, a JSON
+/// string holding the text when not JSON).
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
@@ -34,11 +35,14 @@ pub enum NoAnswer {
 
 impl NoAnswer {
     fn of(e: &reqwest::Error) -> Self {
+        // The kind alone is kept; the error's text goes to stderr so an
+        // unclassified failure can still be diagnosed.
         if e.is_timeout() {
             NoAnswer::Timeout
         } else if e.is_connect() {
             NoAnswer::Connect
         } else {
+            eprintln!("api client: request failed: {e:?}");
             NoAnswer::Other
         }
     }
@@ -73,7 +77,14 @@ impl ApiClient {
         let response = request.send().await.map_err(|e| NoAnswer::of(&e))?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|e| NoAnswer::of(&e))?;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        // A body that is not JSON is kept as text (the report shows it).
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            if bytes.is_empty() {
+                Value::Null
+            } else {
+                Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        });
         Ok(Reply { status, body })
     }
 

@@ -143,6 +143,13 @@ impl EmulatorControl {
         Ok(serde_json::from_value(self.get("/events").await?)?)
     }
 
+    /// The events about one Checkout Session and its payment intent
+    /// (charges and refunds included), oldest first.
+    pub async fn events_of(&self, session_id: &str) -> anyhow::Result<Vec<Value>> {
+        let path = format!("/events?session={session_id}");
+        Ok(serde_json::from_value(self.get(&path).await?)?)
+    }
+
     /// Every webhook delivery attempt.
     pub async fn deliveries(&self) -> anyhow::Result<Vec<Value>> {
         Ok(serde_json::from_value(
@@ -185,12 +192,4 @@ impl EmulatorControl {
         }
         Ok(facts)
     }
-}
-
-/// Whether `event` is about the Checkout Session `session_id` or its
-/// payment intent `intent`.
-pub fn event_concerns(event: &Value, session_id: &str, intent: Option<&str>) -> bool {
-    let object = &event["data"]["object"];
-    object["id"] == session_id
-        || intent.is_some_and(|i| object["id"] == i || object["payment_intent"] == i)
 }

@@ -5,7 +5,6 @@
 //! launched together (`join_all`), so they race on the same payments.
 
 use crate::client::{NoAnswer, Reply};
-use crate::emulator::event_concerns;
 use crate::stack::{Stack, WEBHOOK_SECRET};
 use crate::world::COUPON_CODE;
 use domain::PaymentId;
@@ -288,21 +287,11 @@ impl<'a> Interpreter<'a> {
     /// The events Stripe emitted about a session and its payment intent,
     /// oldest first.
     async fn events_of(&self, session_id: &str) -> Result<Vec<Value>, String> {
-        let all = self
-            .stack
+        self.stack
             .control
-            .events()
+            .events_of(session_id)
             .await
-            .map_err(|e| e.to_string())?;
-        let intent = all
-            .iter()
-            .filter(|e| e["data"]["object"]["id"] == session_id)
-            .find_map(|e| e["data"]["object"]["payment_intent"].as_str())
-            .map(str::to_owned);
-        Ok(all
-            .into_iter()
-            .filter(|e| event_concerns(e, session_id, intent.as_deref()))
-            .collect())
+            .map_err(|e| e.to_string())
     }
 }
 

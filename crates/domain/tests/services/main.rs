@@ -8,6 +8,7 @@ mod database_rules;
 mod events;
 mod helpers;
 mod invariant_checks;
+mod pool;
 mod races;
 mod stripe_calls;
 mod sweep;

@@ -3,7 +3,7 @@
 //! Stripe redelivering events; every answer counted by operation and kind.
 
 use crate::client::{ApiClient, NoAnswer, Reply};
-use crate::emulator::{EmulatorControl, event_concerns};
+use crate::emulator::EmulatorControl;
 use crate::world::{COUPON_CODE, World};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -61,11 +61,16 @@ impl Answer {
 /// Requests by operation and answer.
 pub type LoadCounts = BTreeMap<(&'static str, Answer), u64>;
 
+/// How many unclear answers are kept in full for the report.
+const UNCLEAR_KEPT: usize = 20;
+
 pub struct Load {
     api: ApiClient,
     control: EmulatorControl,
     world: World,
     counts: Mutex<LoadCounts>,
+    /// The first unclear answers, as they came, to diagnose them.
+    unclear: Mutex<Vec<String>>,
 }
 
 impl Load {
@@ -75,6 +80,7 @@ impl Load {
             control,
             world,
             counts: Mutex::new(BTreeMap::new()),
+            unclear: Mutex::new(Vec::new()),
         }
     }
 
@@ -82,13 +88,19 @@ impl Load {
         self.counts.lock().await.clone()
     }
 
+    pub async fn unclear(&self) -> Vec<String> {
+        self.unclear.lock().await.clone()
+    }
+
     async fn count(&self, op: &'static str, result: &Result<Reply, NoAnswer>) {
-        *self
-            .counts
-            .lock()
-            .await
-            .entry((op, Answer::of(result)))
-            .or_default() += 1;
+        let answer = Answer::of(result);
+        *self.counts.lock().await.entry((op, answer)).or_default() += 1;
+        if !answer.is_clear() {
+            let mut kept = self.unclear.lock().await;
+            if kept.len() < UNCLEAR_KEPT {
+                kept.push(format!("{op}: {}", describe(result)));
+            }
+        }
     }
 
     async fn stripe_action(&self, op: &'static str, ok: bool) {
@@ -162,22 +174,27 @@ impl Load {
     /// oldest after the newest).
     async fn redeliver(&self, session: &str) {
         self.pay(session, true).await;
-        let Ok(events) = self.control.events().await else {
-            self.stripe_action("webhook redelivery", false).await;
+        // Reading the events is Stripe's side of a redelivery, not a
+        // request to the service.
+        let Ok(events) = self.control.events_of(session).await else {
+            self.stripe_action("stripe: list events", false).await;
             return;
         };
-        let intent = events
-            .iter()
-            .filter(|e| e["data"]["object"]["id"] == session)
-            .find_map(|e| e["data"]["object"]["payment_intent"].as_str())
-            .map(str::to_owned);
-        let mine: Vec<_> = events
-            .iter()
-            .filter(|e| event_concerns(e, session, intent.as_deref()))
-            .collect();
-        for event in mine.iter().rev() {
+        for event in events.iter().rev() {
             let result = self.api.webhook(event, super::WEBHOOK_SECRET).await;
             self.count("webhook redelivery", &result).await;
         }
+    }
+}
+
+/// One answer as a line of the report: status and the start of the body,
+/// or why there was none.
+fn describe(result: &Result<Reply, NoAnswer>) -> String {
+    match result {
+        Ok(reply) => {
+            let body: String = reply.body.to_string().chars().take(200).collect();
+            format!("HTTP {} {body}", reply.status)
+        }
+        Err(no_answer) => format!("no answer ({no_answer:?})"),
     }
 }

@@ -84,6 +84,7 @@ async fn run_on(
     }
     let faults: FaultCounts = faults?;
     let load_counts: LoadCounts = load.counts().await;
+    let unclear = load.unclear().await;
 
     // Everything healthy again, then settle and check.
     services.ensure_running(options, cluster).await?;
@@ -111,6 +112,7 @@ async fn run_on(
     services.stop().await;
     Ok(Summary {
         load: load_counts,
+        unclear,
         faults,
         settle: settled,
         findings,

@@ -42,6 +42,8 @@ pub async fn table_counts(conn: &mut AsyncPgConnection) -> anyhow::Result<BTreeM
 #[derive(Debug)]
 pub struct Summary {
     pub load: LoadCounts,
+    /// The first requests that got no clear answer, as they came.
+    pub unclear: Vec<String>,
     pub faults: FaultCounts,
     pub settle: SettleReport,
     pub findings: Findings,
@@ -117,6 +119,16 @@ impl Summary {
             let _ = writeln!(out, "\nViolations:\n");
             for v in &violations {
                 let _ = writeln!(out, "- {v}");
+            }
+        }
+        if !self.unclear.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nUnclear answers (the first {}):\n",
+                self.unclear.len()
+            );
+            for u in &self.unclear {
+                let _ = writeln!(out, "- `{u}`");
             }
         }
         if !self.findings.notes.is_empty() {

@@ -164,8 +164,19 @@ async fn deliveries(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.hub.records())
 }
 
-async fn events(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(&app.lock().events)
+#[derive(Deserialize)]
+struct EventsQuery {
+    session: Option<String>,
+}
+
+/// Every event, or with `?session=cs_…` only that session's (the whole
+/// list grows to megabytes in a long run, serialised under the lock).
+async fn events(app: web::Data<App>, query: web::Query<EventsQuery>) -> HttpResponse {
+    let state = app.lock();
+    match &query.session {
+        Some(session) => HttpResponse::Ok().json(state.events_of_session(session)),
+        None => HttpResponse::Ok().json(&state.events),
+    }
 }
 
 async fn idempotency_keys(app: web::Data<App>) -> HttpResponse {

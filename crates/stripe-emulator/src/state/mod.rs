@@ -214,6 +214,25 @@ impl State {
         self.clock.now()
     }
 
+    /// The events about one Checkout Session: the session's own, and those
+    /// of its payment intent and the intent's charges and refunds, oldest
+    /// first. Empty for an unknown session.
+    pub fn events_of_session(&self, session_id: &str) -> Vec<Value> {
+        let Ok(session) = self.session(session_id) else {
+            return Vec::new();
+        };
+        let intent = session.payment_intent.as_deref();
+        self.events
+            .iter()
+            .filter(|event| {
+                let object = &event["data"]["object"];
+                object["id"] == session_id
+                    || intent.is_some_and(|i| object["id"] == i || object["payment_intent"] == i)
+            })
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn emit(&mut self, type_: &str, object: Value) {
         let event = objects::event(&new_id("evt"), type_, self.now(), object);
         self.events.push(event.clone());

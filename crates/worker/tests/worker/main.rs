@@ -7,3 +7,4 @@ mod maintenance;
 mod operations;
 mod support;
 mod sweep;
+mod tasks;
