@@ -7,6 +7,7 @@ pub mod error;
 pub mod idempotency;
 pub mod janitor;
 pub mod lang;
+pub mod memory;
 pub mod messages;
 pub mod middleware;
 pub mod openapi;

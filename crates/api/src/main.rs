@@ -1,10 +1,11 @@
 //! `payments-api`: reads the configuration once, then serves until
 //! SIGTERM/SIGINT (graceful shutdown).
 
-use api::{Application, Settings, telemetry};
+use api::{Application, Settings, memory, telemetry};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    memory::return_large_blocks_to_the_os();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {

@@ -41,6 +41,19 @@ pub async fn cancel_payment(
     let payment = Payment::find(conn, payment_id)
         .await?
         .ok_or(DomainError::PaymentNotFound(payment_id))?;
+    cancel_read_payment(conn, gateway, payment, actor).await
+}
+
+/// [`cancel_payment`] for a payment the caller has just read (the API has,
+/// to check who may see it): one read fewer. The snapshot only decides
+/// whether to ask Stripe; the release re-reads it under a row lock.
+pub async fn cancel_read_payment(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    payment: Payment,
+    actor: &Actor,
+) -> Result<CancelOutcome, DomainError> {
+    let payment_id = payment.id;
     if payment.status == PaymentStatus::Cancelled {
         return already_cancelled(conn, payment).await;
     }
@@ -120,15 +133,16 @@ pub async fn release(
             "stripe_session_id": payment.stripe_session_id,
             "stripe_warning": stripe_warning,
         });
-        move_payment(conn, &payment, PaymentStatus::Cancelled, actor, &detail).await?;
+        let mut payment =
+            move_payment(conn, &payment, PaymentStatus::Cancelled, actor, &detail).await?;
         move_order(conn, &order, OrderStatus::Cancelled, actor, &detail).await?;
         let released = release_reservations(conn, &order).await?;
         if expire_pending {
             Payment::set_expire_pending(conn, payment_id, true).await?;
+            payment = Payment::find(conn, payment_id)
+                .await?
+                .ok_or(DomainError::PaymentNotFound(payment_id))?;
         }
-        let payment = Payment::find(conn, payment_id)
-            .await?
-            .ok_or(DomainError::PaymentNotFound(payment_id))?;
         Ok(CancelOutcome {
             payment,
             order_status: OrderStatus::Cancelled,

@@ -11,13 +11,14 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
+/// Answers the payment as stored after the move.
 pub(crate) async fn move_payment(
     conn: &mut AsyncPgConnection,
     payment: &Payment,
     to: PaymentStatus,
     actor: &Actor,
     detail: &serde_json::Value,
-) -> Result<(), DomainError> {
+) -> Result<Payment, DomainError> {
     if !payment.status.can_transition_to(to) {
         return Err(DomainError::InvalidTransition {
             payment: payment.id,
@@ -29,7 +30,7 @@ pub(crate) async fn move_payment(
     let stamp = |status: PaymentStatus, current: Option<OffsetDateTime>| {
         if to == status { Some(now) } else { current }
     };
-    diesel::update(payments::table.find(payment.id))
+    let moved = diesel::update(payments::table.find(payment.id))
         .set((
             payments::status.eq(to),
             payments::updated_at.eq(now),
@@ -37,7 +38,8 @@ pub(crate) async fn move_payment(
             payments::cancelled_at.eq(stamp(PaymentStatus::Cancelled, payment.cancelled_at)),
             payments::refunded_at.eq(stamp(PaymentStatus::Refunded, payment.refunded_at)),
         ))
-        .execute(conn)
+        .returning(Payment::as_returning())
+        .get_result(conn)
         .await?;
     audit::record(
         conn,
@@ -56,7 +58,7 @@ pub(crate) async fn move_payment(
         source = actor.source.as_str(),
         "payment transition"
     );
-    Ok(())
+    Ok(moved)
 }
 
 /// Moves the order if it is not already there; an order that cannot make

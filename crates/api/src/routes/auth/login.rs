@@ -10,7 +10,7 @@ use crate::messages;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::auth::password::{decoy_hash, verify_password};
+use domain::auth::password::{decoy_hash, verify_password_off_thread};
 use domain::models::login_session::LoginSession;
 use domain::models::user::User;
 use domain::values::email::Email;
@@ -72,13 +72,17 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     csrf::check(&req, None, lang)?;
     let (email, password) = validate(body.into_inner(), lang)?;
-    let mut conn = state.pool.get().await.or_api(lang)?;
-    let user = User::find_by_email(&mut conn, &email).await.or_api(lang)?;
+    let user = {
+        let mut conn = state.pool.get().await.or_api(lang)?;
+        User::find_by_email(&mut conn, &email).await.or_api(lang)?
+    };
+    // No pooled connection is held while the password is checked: logins
+    // queue for a CPU there, and must not starve other requests of the pool.
     let stored = user
         .as_ref()
         .map_or(decoy_hash(), |u| u.password_hash.as_str())
         .to_owned();
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+    let verified = verify_password_off_thread(password, stored)
         .await
         .map_err(|e| ApiError::internal(lang, e))?;
     let user = match user {
@@ -91,6 +95,7 @@ pub async fn login(
             ));
         }
     };
+    let mut conn = state.pool.get().await.or_api(lang)?;
     // Rotation: any previous session of this browser ends, a new key starts.
     if let Some(old) = req.cookie(SESSION_COOKIE) {
         LoginSession::delete(&mut conn, old.value())

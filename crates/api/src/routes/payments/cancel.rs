@@ -10,7 +10,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::i18n::Lang;
-use domain::services::{CancelOutcome, cancel_payment};
+use domain::services::{CancelOutcome, cancel_read_payment};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -78,9 +78,14 @@ pub async fn post_cancel(
     let hash = request_hash(&req, &body);
     run_once(&state.pool, auth.user.id, key, hash, lang, async || {
         let mut conn = state.pool.get().await.or_api(lang)?;
-        let outcome = cancel_payment(&mut conn, state.gateway.as_ref(), view.payment.id, &actor)
-            .await
-            .or_api(lang)?;
+        let outcome = cancel_read_payment(
+            &mut conn,
+            state.gateway.as_ref(),
+            view.payment.clone(),
+            &actor,
+        )
+        .await
+        .or_api(lang)?;
         Ok(Reply::json(StatusCode::OK, &cancel_body(&outcome, lang)))
     })
     .await
