@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stripe_client::{StripeClient, StripeConfig};
 use stripe_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use worker::testing::purge_redis;
 use worker::{JobQueue, WorkerConfig, WorkerHandle};
 
 pub const WEBHOOK_SECRET: &str = "whsec_reliability";
@@ -157,35 +158,5 @@ impl Drop for Stack {
     fn drop(&mut self) {
         let (url, prefix) = (self.redis_url.clone(), self.prefix.clone());
         let _ = std::thread::spawn(move || purge_redis(&url, &prefix)).join();
-    }
-}
-
-/// Deletes every key under `prefix` and its entries in apalis's global
-/// queue list, with a blocking client (drop runs outside any runtime).
-pub fn purge_redis(redis_url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(&mut conn)
-        .unwrap_or_default();
-    for key in keys {
-        let _: Result<(), _> = redis::cmd("DEL").arg(&key).query(&mut conn);
-    }
-    let queues: Vec<String> = redis::cmd("ZRANGE")
-        .arg("core:apalis:queues:list")
-        .arg(0)
-        .arg(-1)
-        .query(&mut conn)
-        .unwrap_or_default();
-    for q in queues.into_iter().filter(|q| q.starts_with(prefix)) {
-        let _: Result<(), _> = redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(q)
-            .query(&mut conn);
     }
 }

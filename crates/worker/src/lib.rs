@@ -19,6 +19,8 @@ pub mod runner;
 pub mod stripe;
 pub mod tasks;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use app::build_context;
 pub use chain::{

@@ -15,6 +15,7 @@ use stripe_client::{StripeClient, StripeConfig};
 use stripe_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use time::OffsetDateTime;
 use worker::JobQueue;
+use worker::testing::purge_redis;
 
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL")
@@ -168,31 +169,5 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         let (url, prefix) = (self.redis_url.clone(), self.prefix.clone());
         let _ = std::thread::spawn(move || purge_redis(&url, &prefix)).join();
-    }
-}
-
-/// Deletes the test's keys (blocking client: drop runs outside a runtime).
-fn purge_redis(redis_url: &str, prefix: &str) {
-    let Ok(mut conn) = redis::Client::open(redis_url).and_then(|c| c.get_connection()) else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(&mut conn)
-        .unwrap_or_default();
-    for key in keys {
-        let _: Result<(), _> = redis::cmd("DEL").arg(&key).query(&mut conn);
-    }
-    let queues: Vec<String> = redis::cmd("ZRANGE")
-        .arg("core:apalis:queues:list")
-        .arg(0)
-        .arg(-1)
-        .query(&mut conn)
-        .unwrap_or_default();
-    for queue in queues.into_iter().filter(|q| q.starts_with(prefix)) {
-        let _: Result<(), _> = redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(queue)
-            .query(&mut conn);
     }
 }

@@ -275,7 +275,7 @@ async fn dead_man_switch_reseeds_a_chain_whose_scheduled_job_was_deleted() {
     // A flush of everything of this deployment: chain key, queues, the
     // workers' registrations (they fail, restart and re-register).
     let (url, prefix) = (env.redis_url.clone(), env.prefix.clone());
-    tokio::task::spawn_blocking(move || crate::support::purge_redis(&url, &prefix))
+    tokio::task::spawn_blocking(move || worker::testing::purge_redis(&url, &prefix))
         .await
         .expect("flushed");
     let again = wait_for_new_link(&env, reseeded.task_id.as_deref().unwrap()).await;
@@ -318,7 +318,7 @@ async fn a_link_lost_with_redis_data_is_closed_as_failure_when_the_chain_is_rese
     let lost = started.task_id().to_owned();
     // Redis restarted without persistence: chain key and queues are gone.
     let (url, prefix) = (env.redis_url.clone(), env.prefix.clone());
-    tokio::task::spawn_blocking(move || crate::support::purge_redis(&url, &prefix))
+    tokio::task::spawn_blocking(move || worker::testing::purge_redis(&url, &prefix))
         .await
         .expect("flushed");
 

@@ -18,6 +18,7 @@ use stripe_client::{StripeClient, StripeConfig};
 use stripe_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use time::OffsetDateTime;
 use worker::config::WorkerConfig;
+use worker::testing::purge_redis;
 use worker::{AppContext, JobQueue, WorkerHandle};
 
 pub fn redis_url() -> String {
@@ -268,36 +269,6 @@ pub fn config_from(vars: &HashMap<String, String>) -> WorkerConfig {
 
 pub fn is_success(r: &TaskRecord) -> bool {
     r.state() == TaskState::Success
-}
-
-/// Deletes every key of `prefix` (and its entries in apalis's global
-/// queue list) with a blocking client: drop runs outside any runtime.
-pub fn purge_redis(redis_url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_connection() else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(&mut conn)
-        .unwrap_or_default();
-    for key in keys {
-        let _: Result<(), _> = redis::cmd("DEL").arg(&key).query(&mut conn);
-    }
-    let queues: Vec<String> = redis::cmd("ZRANGE")
-        .arg("core:apalis:queues:list")
-        .arg(0)
-        .arg(-1)
-        .query(&mut conn)
-        .unwrap_or_default();
-    for q in queues.into_iter().filter(|q| q.starts_with(prefix)) {
-        let _: Result<(), _> = redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(q)
-            .query(&mut conn);
-    }
 }
 
 impl Drop for TestEnv {
