@@ -131,13 +131,7 @@ async fn logout_revokes_the_session_on_the_server() {
     let response = app.post_empty(&browser, "/api/auth/logout/").await;
     assert_eq!(response.status(), 204);
     // Replaying the old cookie from another client no longer works.
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/auth/me/", app.address))
-        .header("Cookie", format!("sessionid={stolen}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(app.me_with_session_key(&stolen).await.status(), 401);
 }
 
 #[tokio::test]
@@ -311,18 +305,12 @@ async fn logging_in_again_rotates_the_session_key() {
     );
     let second = browser.cookie("sessionid").unwrap();
     assert_ne!(first, second);
-    let with = |key: String| {
-        reqwest::Client::new()
-            .get(format!("{}/api/auth/me/", app.address))
-            .header("Cookie", format!("sessionid={key}"))
-            .send()
-    };
     assert_eq!(
-        with(first).await.unwrap().status(),
+        app.me_with_session_key(&first).await.status(),
         401,
         "the old key is revoked"
     );
-    assert_eq!(with(second).await.unwrap().status(), 200);
+    assert_eq!(app.me_with_session_key(&second).await.status(), 200);
 }
 
 #[tokio::test]

@@ -285,6 +285,17 @@ impl TestApp {
         .await
     }
 
+    /// `GET /api/auth/me/` from a fresh client holding only
+    /// `sessionid={key}`: what a stolen or planted key is worth.
+    pub async fn me_with_session_key(&self, key: &str) -> Response {
+        reqwest::Client::new()
+            .get(format!("{}/api/auth/me/", self.address))
+            .header("Cookie", format!("sessionid={key}"))
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn get(&self, caller: &Caller, path: &str) -> Response {
         caller
             .request(Method::GET, path)

@@ -264,12 +264,7 @@ async fn with_cookie_secure_every_cookie_is_secure_http_only_where_it_must_and_s
 
 /// `/api/auth/me/` with only `sessionid={key}`: the status and the body.
 async fn me_with_session(app: &TestApp, key: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/auth/me/", app.address))
-        .header("Cookie", format!("sessionid={key}"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.me_with_session_key(key).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -68,7 +68,8 @@ impl TaskRecord {
         TaskState::parse(&self.status).unwrap_or(TaskState::Pending)
     }
 
-    /// Records a task about to be enqueued (PENDING).
+    /// Records a task about to be enqueued (PENDING); answers the record,
+    /// the existing one when `id` was recorded before.
     pub async fn create(
         conn: &mut AsyncPgConnection,
         id: &str,
@@ -76,7 +77,7 @@ impl TaskRecord {
         requested_by: Option<UserId>,
         payment_id: Option<PaymentId>,
     ) -> QueryResult<Self> {
-        diesel::insert_into(task_records::table)
+        let created = diesel::insert_into(task_records::table)
             .values((
                 task_records::id.eq(id),
                 task_records::job_name.eq(job_name),
@@ -85,11 +86,17 @@ impl TaskRecord {
             ))
             .on_conflict(task_records::id)
             .do_nothing()
-            .execute(conn)
-            .await?;
-        Self::find(conn, id)
-            .await?
-            .ok_or(diesel::result::Error::NotFound)
+            .returning(Self::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        // Only a task recorded before (a re-delivery) needs a second read.
+        match created {
+            Some(record) => Ok(record),
+            None => Self::find(conn, id)
+                .await?
+                .ok_or(diesel::result::Error::NotFound),
+        }
     }
 
     pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<Self>> {

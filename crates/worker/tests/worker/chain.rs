@@ -228,18 +228,7 @@ async fn the_chain_runs_itself_and_reschedules_through_a_worker() {
 async fn one_off_sweeps_never_add_a_chain() {
     let env = TestEnv::new().await;
     let worker = env.start_worker().await;
-    let job = CleanExpiredSessions {
-        trigger: SweepTrigger::Oneoff,
-        dry_run: false,
-        force: false,
-        chain_token: None,
-    };
-    let id = env
-        .queue
-        .enqueue_sweep(&mut *env.db.conn().await, job, None, None)
-        .await
-        .expect("enqueued");
-    let record = env.wait_finished(&id, Duration::from_secs(15)).await;
+    let record = env.run_oneoff_sweep(false).await;
     assert!(is_success(&record), "{record:?}");
     assert_eq!(status(&env).await.health, ChainHealth::Missing);
     assert!(scheduled(&env).await.is_empty());
@@ -274,28 +263,12 @@ async fn dead_man_switch_reseeds_a_chain_whose_scheduled_job_was_deleted() {
 
     // A flush of everything of this deployment: chain key, queues, the
     // workers' registrations (they fail, restart and re-register).
-    let (url, prefix) = (env.redis_url.clone(), env.prefix.clone());
-    tokio::task::spawn_blocking(move || worker::testing::purge_redis(&url, &prefix))
-        .await
-        .expect("flushed");
+    env.lose_redis_data().await;
     let again = wait_for_new_link(&env, reseeded.task_id.as_deref().unwrap()).await;
     assert_eq!(again.health, ChainHealth::Healthy);
     assert!(scheduled(&env).await.len() <= 1);
     // The workers, unregistered by the flush, restarted by themselves.
-    let job = CleanExpiredSessions {
-        trigger: SweepTrigger::Oneoff,
-        dry_run: true,
-        force: false,
-        chain_token: None,
-    };
-    let id = env
-        .queue
-        .enqueue_sweep(&mut *env.db.conn().await, job, None, None)
-        .await
-        .expect("enqueued");
-    assert!(is_success(
-        &env.wait_finished(&id, Duration::from_secs(15)).await
-    ));
+    assert!(is_success(&env.run_oneoff_sweep(true).await));
     let metrics = worker::metrics::install().render();
     assert!(
         metrics.contains("payments_sweep_chain_reseeds_total"),
@@ -317,10 +290,7 @@ async fn a_link_lost_with_redis_data_is_closed_as_failure_when_the_chain_is_rese
     .expect("seeded");
     let lost = started.task_id().to_owned();
     // Redis restarted without persistence: chain key and queues are gone.
-    let (url, prefix) = (env.redis_url.clone(), env.prefix.clone());
-    tokio::task::spawn_blocking(move || worker::testing::purge_redis(&url, &prefix))
-        .await
-        .expect("flushed");
+    env.lose_redis_data().await;
 
     chain::deadman_check(&env.ctx)
         .await

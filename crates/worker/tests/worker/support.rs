@@ -4,6 +4,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use domain::jobs::{CleanExpiredSessions, SweepTrigger};
 use domain::models::payment::Payment;
 use domain::models::stripe_event::StoredEvent;
 use domain::models::task::{TaskRecord, TaskState};
@@ -251,6 +252,31 @@ impl TestEnv {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Enqueues a one-off sweep (never part of the chain) and waits for it.
+    pub async fn run_oneoff_sweep(&self, dry_run: bool) -> TaskRecord {
+        let job = CleanExpiredSessions {
+            trigger: SweepTrigger::Oneoff,
+            dry_run,
+            force: false,
+            chain_token: None,
+        };
+        let id = self
+            .queue
+            .enqueue_sweep(&mut *self.db.conn().await, job, None, None)
+            .await
+            .expect("enqueued");
+        self.wait_finished(&id, Duration::from_secs(30)).await
+    }
+
+    /// What a Redis restart without persistence does to this deployment:
+    /// every key under its prefix gone.
+    pub async fn lose_redis_data(&self) {
+        let (url, prefix) = (self.redis_url.clone(), self.prefix.clone());
+        tokio::task::spawn_blocking(move || purge_redis(&url, &prefix))
+            .await
+            .expect("flushed");
     }
 
     pub async fn wait_finished(&self, id: &str, within: Duration) -> TaskRecord {

@@ -2,28 +2,9 @@
 
 use crate::support::{TestEnv, is_success};
 use domain::PaymentStatus;
-use domain::jobs::{CleanExpiredSessions, SweepTrigger};
 use domain::testing::check_invariants;
 use std::time::{Duration, Instant};
 use stripe_emulator::{Fault, PayOutcome};
-
-fn one_off() -> CleanExpiredSessions {
-    CleanExpiredSessions {
-        trigger: SweepTrigger::Oneoff,
-        dry_run: false,
-        force: false,
-        chain_token: None,
-    }
-}
-
-async fn sweep(env: &TestEnv) -> domain::models::task::TaskRecord {
-    let id = env
-        .queue
-        .enqueue_sweep(&mut *env.db.conn().await, one_off(), None, None)
-        .await
-        .expect("enqueued");
-    env.wait_finished(&id, Duration::from_secs(30)).await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn missed_completion_is_recovered_by_the_sweep() {
@@ -37,7 +18,7 @@ async fn missed_completion_is_recovered_by_the_sweep() {
         .pay_session(&session, PayOutcome::Succeed)
         .expect("paid");
     env.backdate_expiry(&payment).await;
-    let record = sweep(&env).await;
+    let record = env.run_oneoff_sweep(false).await;
     assert!(is_success(&record), "{record:?}");
     let report = &record.result.expect("result")["report"];
     assert_eq!(report["completed"], 1, "{report}");
@@ -69,7 +50,7 @@ async fn a_429_storm_during_a_sweep_slows_it_but_loses_nothing() {
         method: Some("GET".into()),
     });
     let started = Instant::now();
-    let record = sweep(&env).await;
+    let record = env.run_oneoff_sweep(false).await;
     let took = started.elapsed();
     assert!(is_success(&record), "{record:?}");
     let report = &record.result.expect("result")["report"];
