@@ -2,6 +2,7 @@
 //! request gets a request id from tracing-actix-web.
 
 use crate::config::LogFormat;
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -18,7 +19,12 @@ pub fn init(format: LogFormat) {
                     .with_current_span(true),
             )
             .try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        // Colour codes only for a person at a terminal: in files and log
+        // collectors they are noise (and formatting them costs CPU on
+        // every request's span).
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
     };
     if installed.is_err() {
         tracing::debug!("a tracing subscriber was already installed");

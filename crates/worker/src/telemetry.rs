@@ -3,6 +3,7 @@
 
 use crate::config::LogFormat;
 use apalis_board::actix::sse::{TracingBroadcaster, TracingSubscriber};
+use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, OnceLock};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -19,7 +20,10 @@ pub fn broadcaster() -> Arc<Mutex<TracingBroadcaster>> {
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let console = match format {
-        LogFormat::Text => fmt::layer().boxed(),
+        // Colour codes only for a person at a terminal, not in log files.
+        LogFormat::Text => fmt::layer()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
         LogFormat::Json => fmt::layer().json().flatten_event(true).boxed(),
     };
     let board = TracingSubscriber::new(&broadcaster()).layer();
