@@ -20,6 +20,7 @@ pub mod recorded_gateway;
 pub mod schema;
 pub mod schema_api;
 pub mod services;
+pub mod settings;
 pub mod states;
 #[cfg(feature = "testing")]
 pub mod testing;

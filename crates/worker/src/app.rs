@@ -11,7 +11,7 @@ use stripe_client::{StripeClient, StripeConfig};
 
 /// Connects PostgreSQL, Redis and Stripe as `config` says.
 pub async fn build_context(config: WorkerConfig) -> Result<Arc<AppContext>, WorkerError> {
-    if config.stripe.using_emulator {
+    if config.stripe.uses_emulator {
         tracing::warn!(target: "payments", api_base = %config.stripe.api_base,
             "STRIPE_SECRET_KEY is not set: using the local Stripe EMULATOR (development only)");
     }

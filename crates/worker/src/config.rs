@@ -1,65 +1,16 @@
 //! Typed configuration, read once at start from the environment. A bad
 //! value fails start-up with a message naming the variable (SPEC §3).
 
+use domain::settings::{StripeEndpoint, boolean, count, invalid, millis, parsed, secs};
 use secrecy::SecretString;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
+
+pub use domain::settings::{AppEnv, ConfigError, EMULATOR_API_BASE, Env, LogFormat, ProcessEnv};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/payments";
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 pub const DEFAULT_BOARD_BIND: &str = "127.0.0.1:5557";
-/// The local Stripe emulator a development run falls back to.
-pub const EMULATOR_API_BASE: &str = "http://127.0.0.1:12111";
-const EMULATOR_KEY: &str = "sk_test_emulator";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{var}: {message}")]
-    Invalid { var: &'static str, message: String },
-}
-
-/// Where the value of a variable comes from: the process environment, or
-/// a map (tests).
-pub trait Env {
-    fn get(&self, var: &str) -> Option<String>;
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn get(&self, var: &str) -> Option<String> {
-        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-    }
-}
-
-impl<F: Fn(&str) -> Option<String>> Env for F {
-    fn get(&self, var: &str) -> Option<String> {
-        self(var)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppEnv {
-    Development,
-    Production,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// How Stripe is reached.
-#[derive(Debug, Clone)]
-pub struct StripeSettings {
-    pub api_base: String,
-    pub secret_key: SecretString,
-    /// No key was configured: a development run talks to the emulator.
-    pub using_emulator: bool,
-}
 
 /// The delays of the sweep chain (SPEC §5.4) and of the dead-man switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +66,7 @@ pub struct WorkerConfig {
     pub app_env: AppEnv,
     pub database_url: String,
     pub redis_url: String,
-    pub stripe: StripeSettings,
+    pub stripe: StripeEndpoint,
     pub webhook_secret: Option<SecretString>,
     /// `None` when the board is switched off (`BOARD_BIND=off`).
     pub board_bind: Option<SocketAddr>,
@@ -136,107 +87,13 @@ pub struct WorkerConfig {
     pub db_pool_size: u32,
 }
 
-fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        message: message.into(),
-    }
-}
-
-fn parsed<T: FromStr>(env: &dyn Env, var: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match env.get(var) {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|e| invalid(var, format!("cannot parse '{raw}': {e}"))),
-    }
-}
-
-fn secs(env: &dyn Env, var: &'static str, default: u64, min: u64) -> Result<Duration, ConfigError> {
-    let value: u64 = parsed(env, var, default)?;
-    if value < min {
-        return Err(invalid(
-            var,
-            format!("must be at least {min} (got {value})"),
-        ));
-    }
-    Ok(Duration::from_secs(value))
-}
-
-fn millis(env: &dyn Env, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    let value: u64 = parsed(env, var, default)?;
-    if value == 0 {
-        return Err(invalid(var, "must be greater than 0"));
-    }
-    Ok(Duration::from_millis(value))
-}
-
-fn boolean(env: &dyn Env, var: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match env.get(var).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
-        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
-        Some(v) => Err(invalid(var, format!("expected true or false, got '{v}'"))),
-    }
-}
-
-fn count(env: &dyn Env, var: &'static str, default: usize) -> Result<usize, ConfigError> {
-    let value: usize = parsed(env, var, default)?;
-    if value == 0 {
-        return Err(invalid(var, "must be at least 1"));
-    }
-    Ok(value)
-}
-
-fn stripe(env: &dyn Env, app_env: AppEnv) -> Result<StripeSettings, ConfigError> {
-    let key = env.get("STRIPE_SECRET_KEY");
-    let base = env.get("STRIPE_API_BASE");
-    if let Some(base) = &base
-        && !(base.starts_with("http://") || base.starts_with("https://"))
-    {
-        return Err(invalid(
-            "STRIPE_API_BASE",
-            format!("'{base}' is not an http(s) URL"),
-        ));
-    }
-    match key {
-        Some(key) => Ok(StripeSettings {
-            api_base: base.unwrap_or_else(|| stripe_client::config::STRIPE_API_BASE.to_owned()),
-            secret_key: SecretString::from(key),
-            using_emulator: false,
-        }),
-        None if app_env == AppEnv::Production => Err(invalid(
-            "STRIPE_SECRET_KEY",
-            "must be set in production (APP_ENV=production)",
-        )),
-        None => Ok(StripeSettings {
-            api_base: base.unwrap_or_else(|| EMULATOR_API_BASE.to_owned()),
-            secret_key: SecretString::from(EMULATOR_KEY),
-            using_emulator: true,
-        }),
-    }
-}
-
 impl WorkerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from(&ProcessEnv)
     }
 
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
-        let app_env = match env.get("APP_ENV").as_deref().map(str::trim) {
-            None | Some("development") => AppEnv::Development,
-            Some("production") => AppEnv::Production,
-            Some(other) => {
-                return Err(invalid(
-                    "APP_ENV",
-                    format!("expected development or production, got '{other}'"),
-                ));
-            }
-        };
+        let app_env: AppEnv = parsed(env, "APP_ENV", AppEnv::Development)?;
         let board_bind =
             match env.get("BOARD_BIND") {
                 Some(v) if v.trim() == "off" => None,
@@ -247,16 +104,7 @@ impl WorkerConfig {
                     })?)
                 }
             };
-        let log_format = match env.get("LOG_FORMAT").as_deref().map(str::trim) {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(invalid(
-                    "LOG_FORMAT",
-                    format!("expected text or json, got '{other}'"),
-                ));
-            }
-        };
+        let log_format: LogFormat = parsed(env, "LOG_FORMAT", LogFormat::Text)?;
         let session_ttl = secs(env, "CHECKOUT_SESSION_TTL_SECS", 1800, 1)?;
         if !(1800..=86400).contains(&session_ttl.as_secs()) {
             return Err(invalid(
@@ -279,7 +127,11 @@ impl WorkerConfig {
             redis_url: env
                 .get("REDIS_URL")
                 .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
-            stripe: stripe(env, app_env)?,
+            stripe: domain::settings::stripe_endpoint(
+                env,
+                app_env,
+                stripe_client::config::STRIPE_API_BASE,
+            )?,
             webhook_secret: env.get("STRIPE_WEBHOOK_SECRET").map(SecretString::from),
             board_bind,
             auto_cleanup: boolean(env, "AUTO_CLEANUP", true)?,
@@ -331,7 +183,7 @@ mod tests {
         assert_eq!(c.chain.error, Duration::from_secs(600));
         assert!(c.auto_cleanup);
         assert_eq!(c.board_bind, Some("127.0.0.1:5557".parse().unwrap()));
-        assert!(c.stripe.using_emulator);
+        assert!(c.stripe.uses_emulator);
         assert_eq!(c.stripe.api_base, EMULATOR_API_BASE);
         assert_eq!(c.queue_prefix, "");
     }
@@ -360,7 +212,7 @@ mod tests {
             ("STRIPE_SECRET_KEY", "sk_live_x"),
         ])
         .unwrap();
-        assert!(!c.stripe.using_emulator);
+        assert!(!c.stripe.uses_emulator);
     }
 
     #[test]

@@ -52,18 +52,24 @@ impl FakeStripe {
 
     /// The customer pays on the hosted page.
     pub fn pay(&self, session_id: &str) -> CheckoutSession {
+        self.pay_if_open(session_id)
+            .expect("only open sessions can be paid")
+    }
+
+    /// The customer pays if the session is still open at that moment, in
+    /// one step under the lock (as on Stripe, a payment and an expiry
+    /// cannot both win); `None` when it was already expired or paid.
+    pub fn pay_if_open(&self, session_id: &str) -> Option<CheckoutSession> {
         let mut state = self.state();
         let session = state.sessions.get_mut(session_id).expect("known session");
-        assert_eq!(
-            session.status,
-            SessionStatus::Open,
-            "only open sessions can be paid"
-        );
+        if session.status != SessionStatus::Open {
+            return None;
+        }
         session.status = SessionStatus::Complete;
         session.payment_status = SessionPaymentStatus::Paid;
         session.payment_intent_id = Some(format!("pi_{session_id}"));
         session.url = None;
-        session.clone()
+        Some(session.clone())
     }
 
     /// Stripe expires the session by itself (its `expires_at` passed).

@@ -1,0 +1,263 @@
+//! Reading typed settings from environment variables, the same way in
+//! every binary (SPEC §3): an empty variable counts as unset, and a bad
+//! value stops start-up with a message that names the variable — never
+//! the value when it may hold a secret.
+
+use secrecy::SecretString;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("{0}: must be set when APP_ENV=production")]
+    RequiredInProduction(&'static str),
+}
+
+/// Where the value of a variable comes from: the process environment, or
+/// a map (tests).
+pub trait Env {
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, var: &str) -> Option<String> {
+        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn get(&self, var: &str) -> Option<String> {
+        self(var)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+impl FromStr for AppEnv {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(AppEnv::Development),
+            "production" | "prod" => Ok(AppEnv::Production),
+            _ => Err("expected development or production".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected text or json".into()),
+        }
+    }
+}
+
+pub fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+pub fn parsed<T: FromStr>(env: &dyn Env, var: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env.get(var) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| invalid(var, format!("'{}' is not valid: {e}", raw.trim()))),
+    }
+}
+
+pub fn boolean(env: &dyn Env, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match env.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(invalid(var, format!("'{v}' is not a boolean (true/false)"))),
+    }
+}
+
+/// Whole seconds, at least `min`.
+pub fn secs(
+    env: &dyn Env,
+    var: &'static str,
+    default: u64,
+    min: u64,
+) -> Result<Duration, ConfigError> {
+    let value: u64 = parsed(env, var, default)?;
+    if value < min {
+        return Err(invalid(
+            var,
+            format!("must be at least {min} (got {value})"),
+        ));
+    }
+    Ok(Duration::from_secs(value))
+}
+
+/// Milliseconds, more than zero.
+pub fn millis(env: &dyn Env, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    let value: u64 = parsed(env, var, default)?;
+    if value == 0 {
+        return Err(invalid(var, "must be greater than 0"));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+/// A count of at least one.
+pub fn count(env: &dyn Env, var: &'static str, default: usize) -> Result<usize, ConfigError> {
+    let value: usize = parsed(env, var, default)?;
+    if value == 0 {
+        return Err(invalid(var, "must be at least 1"));
+    }
+    Ok(value)
+}
+
+/// An http(s) URL without its trailing slash.
+pub fn http_url(env: &dyn Env, var: &'static str, default: &str) -> Result<String, ConfigError> {
+    let value = env.get(var).unwrap_or_else(|| default.to_owned());
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(invalid(var, "must be an http:// or https:// URL"))
+    }
+}
+
+/// A URL that may carry a password: kept secret, and never echoed.
+pub fn secret_url(
+    env: &dyn Env,
+    var: &'static str,
+    default: &str,
+    schemes: &[&str],
+) -> Result<SecretString, ConfigError> {
+    let value = env.get(var).unwrap_or_else(|| default.to_owned());
+    if schemes.iter().any(|s| value.starts_with(s)) {
+        Ok(SecretString::from(value))
+    } else {
+        Err(invalid(var, format!("must start with one of {schemes:?}")))
+    }
+}
+
+/// The local Stripe emulator a development run falls back to (SPEC §9).
+pub const EMULATOR_API_BASE: &str = "http://127.0.0.1:12111";
+const EMULATOR_KEY: &str = "sk_test_emulator";
+
+/// Where Stripe is reached and with which key.
+#[derive(Debug, Clone)]
+pub struct StripeEndpoint {
+    pub api_base: String,
+    pub secret_key: SecretString,
+    /// No key was configured: a development run talks to the emulator.
+    pub uses_emulator: bool,
+}
+
+/// `STRIPE_SECRET_KEY` and `STRIPE_API_BASE` (default `stripe_base`, the
+/// real API); without a key, development uses the emulator and production
+/// refuses to start.
+pub fn stripe_endpoint(
+    env: &dyn Env,
+    app_env: AppEnv,
+    stripe_base: &str,
+) -> Result<StripeEndpoint, ConfigError> {
+    let key = env.get("STRIPE_SECRET_KEY");
+    if key.is_none() && app_env == AppEnv::Production {
+        return Err(ConfigError::RequiredInProduction("STRIPE_SECRET_KEY"));
+    }
+    let uses_emulator = key.is_none();
+    let default_base = if uses_emulator {
+        EMULATOR_API_BASE
+    } else {
+        stripe_base
+    };
+    Ok(StripeEndpoint {
+        api_base: http_url(env, "STRIPE_API_BASE", default_base)?,
+        secret_key: SecretString::from(key.unwrap_or_else(|| EMULATOR_KEY.to_owned())),
+        uses_emulator,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Env + use<> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |var: &str| map.get(var).cloned()
+    }
+
+    #[test]
+    fn app_env_and_log_format_parse_strictly() {
+        assert_eq!("production".parse::<AppEnv>(), Ok(AppEnv::Production));
+        assert_eq!("dev".parse::<AppEnv>(), Ok(AppEnv::Development));
+        assert!("staging".parse::<AppEnv>().is_err());
+        assert_eq!("JSON".parse::<LogFormat>(), Ok(LogFormat::Json));
+        assert!("xml".parse::<LogFormat>().is_err());
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_not_a_secret_value() {
+        let e = parsed::<u32>(&env(&[("POOL", "many")]), "POOL", 1).unwrap_err();
+        assert!(e.to_string().starts_with("POOL: "), "{e}");
+        let e = secret_url(
+            &env(&[("DATABASE_URL", "mysql://u:hunter2@db")]),
+            "DATABASE_URL",
+            "postgres://x",
+            &["postgres://"],
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("DATABASE_URL: "), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn bounds_are_enforced() {
+        assert!(secs(&env(&[("T", "5")]), "T", 10, 10).is_err());
+        assert!(millis(&env(&[("T", "0")]), "T", 10).is_err());
+        assert!(count(&env(&[("N", "0")]), "N", 1).is_err());
+        assert!(boolean(&env(&[("B", "maybe")]), "B", true).is_err());
+        assert!(http_url(&env(&[("U", "ftp://x")]), "U", "http://y").is_err());
+    }
+
+    #[test]
+    fn without_a_stripe_key_development_uses_the_emulator_and_production_refuses() {
+        const REAL: &str = "https://api.stripe.com";
+        let dev = stripe_endpoint(&env(&[]), AppEnv::Development, REAL).unwrap();
+        assert!(dev.uses_emulator);
+        assert_eq!(dev.api_base, EMULATOR_API_BASE);
+        let err = stripe_endpoint(&env(&[]), AppEnv::Production, REAL).unwrap_err();
+        assert!(err.to_string().starts_with("STRIPE_SECRET_KEY:"), "{err}");
+        let live = stripe_endpoint(
+            &env(&[("STRIPE_SECRET_KEY", "sk_live_x")]),
+            AppEnv::Production,
+            REAL,
+        )
+        .unwrap();
+        assert!(!live.uses_emulator);
+        assert_eq!(live.api_base, REAL);
+    }
+}
