@@ -30,6 +30,15 @@ impl Env for ProcessEnv {
     }
 }
 
+/// Fixed pairs, for tests and examples.
+impl Env for &[(&str, &str)] {
+    fn get(&self, var: &str) -> Option<String> {
+        self.iter()
+            .find(|(name, _)| *name == var)
+            .map(|(_, value)| (*value).to_owned())
+    }
+}
+
 impl<F: Fn(&str) -> Option<String>> Env for F {
     fn get(&self, var: &str) -> Option<String> {
         self(var)
@@ -200,14 +209,9 @@ pub fn stripe_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(vars: &[(&str, &str)]) -> impl Env + use<> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |var: &str| map.get(var).cloned()
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> &'a [(&'a str, &'a str)] {
+        vars
     }
 
     #[test]

@@ -165,14 +165,9 @@ impl WorkerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<WorkerConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        WorkerConfig::from(&move |var: &str| map.get(var).cloned())
+        WorkerConfig::from(&vars)
     }
 
     #[test]
