@@ -66,8 +66,10 @@ pub struct AuditEntry {
     pub created_at: time::OffsetDateTime,
 }
 
+/// Takes a shared connection so the insert can be pipelined with the
+/// change it records.
 pub async fn record(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     entity: Entity,
     from: &str,
     to: &str,
@@ -88,7 +90,7 @@ pub async fn record(
             audit_log::actor.eq(&actor.name),
             audit_log::detail.eq(detail),
         ))
-        .execute(conn)
+        .execute(&mut { conn })
         .await
         .map(drop)
 }

@@ -39,15 +39,6 @@ impl Coupon {
         .await
         .optional()
     }
-
-    /// Undoes one redemption.
-    pub async fn release(conn: &mut AsyncPgConnection, id: CouponId) -> QueryResult<()> {
-        diesel::update(coupons::table.find(id))
-            .set(coupons::times_used.eq(coupons::times_used - 1))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
 }
 
 /// Puts `coupon` in the user's cart (checkout applies what the cart holds).
@@ -70,7 +61,7 @@ pub async fn put_in_cart(
 }
 
 /// Clears every coupon from the user's cart.
-pub async fn clear_cart_coupons(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<usize> {
+pub async fn clear_cart_coupons(conn: &AsyncPgConnection, user: UserId) -> QueryResult<usize> {
     diesel::update(
         carts::table
             .filter(carts::user_id.eq(user))
@@ -80,6 +71,6 @@ pub async fn clear_cart_coupons(conn: &mut AsyncPgConnection, user: UserId) -> Q
         carts::coupon_id.eq(None::<CouponId>),
         carts::updated_at.eq(diesel::dsl::now),
     ))
-    .execute(conn)
+    .execute(&mut { conn })
     .await
 }

@@ -7,6 +7,7 @@ pub mod order;
 pub mod payment;
 pub mod product;
 pub mod rate_limit;
+pub mod reservation_release;
 pub mod stripe_call;
 pub mod stripe_event;
 pub mod sweep_run;

@@ -1,8 +1,8 @@
 //! Orders and their lines.
 
-use crate::schema::{order_items, orders};
+use crate::schema::{order_items, orders, payments};
 use crate::states::OrderStatus;
-use crate::values::ids::{CouponId, OrderId, ProductId, UserId};
+use crate::values::ids::{CouponId, OrderId, PaymentId, ProductId, UserId};
 use crate::values::money::Currency;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -53,13 +53,18 @@ impl Order {
             .await
     }
 
-    /// Lines ordered by product, the order in which stock rows are locked.
-    pub async fn items(&self, conn: &mut AsyncPgConnection) -> QueryResult<Vec<OrderItem>> {
+    /// The lines of a payment's order, by product (the lock order of
+    /// stock rows). Lines never change, so no lock is needed to read them.
+    pub async fn items_of_payment(
+        conn: &AsyncPgConnection,
+        payment: PaymentId,
+    ) -> QueryResult<Vec<OrderItem>> {
+        let order = payments::table.find(payment).select(payments::order_id);
         order_items::table
-            .filter(order_items::order_id.eq(self.id))
+            .filter(order_items::order_id.eq_any(order))
             .order(order_items::product_id.asc())
             .select(OrderItem::as_select())
-            .load(conn)
+            .load(&mut { conn })
             .await
     }
 

@@ -1,7 +1,8 @@
 //! Payments and the mirror of their Stripe Checkout Session.
 
 use crate::gateway::CheckoutSession;
-use crate::schema::payments;
+use crate::models::order::Order;
+use crate::schema::{orders, payments};
 use crate::states::PaymentStatus;
 use crate::values::ids::{OrderId, PaymentId, UserId};
 use crate::values::money::{Currency, Money};
@@ -98,6 +99,23 @@ impl Payment {
             .optional()
     }
 
+    /// The payment and its order, both under row locks held until the
+    /// transaction ends. One statement takes both, payment first (the
+    /// order every writer follows), so it cannot deadlock with them.
+    pub async fn lock_with_order(
+        conn: &AsyncPgConnection,
+        id: PaymentId,
+    ) -> QueryResult<Option<(Self, Order)>> {
+        payments::table
+            .inner_join(orders::table)
+            .filter(payments::id.eq(id))
+            .select((Self::as_select(), Order::as_select()))
+            .for_update()
+            .first(&mut { conn })
+            .await
+            .optional()
+    }
+
     pub async fn find_by_session(
         conn: &mut AsyncPgConnection,
         session_id: &str,
@@ -131,13 +149,13 @@ impl Payment {
     }
 
     pub async fn store_mirror(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         id: PaymentId,
         mirror: &SessionMirror,
     ) -> QueryResult<()> {
         diesel::update(payments::table.find(id))
             .set(mirror)
-            .execute(conn)
+            .execute(&mut { conn })
             .await
             .map(drop)
     }
@@ -145,7 +163,7 @@ impl Payment {
     /// Remembers (or forgets) that Stripe still has to be told to expire
     /// the session; the sweep retries while this is set.
     pub async fn set_expire_pending(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         id: PaymentId,
         pending: bool,
     ) -> QueryResult<()> {
@@ -154,7 +172,7 @@ impl Payment {
                 payments::stripe_expire_pending.eq(pending),
                 payments::updated_at.eq(OffsetDateTime::now_utc()),
             ))
-            .execute(conn)
+            .execute(&mut { conn })
             .await
             .map(drop)
     }

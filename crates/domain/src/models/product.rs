@@ -102,21 +102,4 @@ impl Stock {
         .await?;
         Ok(updated == 1)
     }
-
-    /// Gives `quantity` units back. The CHECK on `units_sold` turns a
-    /// release that would go negative into an error, never a bad count.
-    pub async fn release(
-        conn: &mut AsyncPgConnection,
-        product: ProductId,
-        quantity: i32,
-    ) -> QueryResult<()> {
-        diesel::update(inventory_stock::table.find(product))
-            .set((
-                inventory_stock::units_sold.eq(inventory_stock::units_sold - quantity),
-                inventory_stock::updated_at.eq(diesel::dsl::now),
-            ))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
 }

@@ -100,6 +100,10 @@ async fn already_cancelled(
 
 /// The local half of every cancellation. `session` is what Stripe said (if
 /// anything); `stripe_warning` set means Stripe still has to be told.
+///
+/// Four round trips whatever the order's size: BEGIN; the payment and
+/// order locks with the order's lines; every write (pipelined, run in the
+/// order sent); COMMIT.
 pub async fn release(
     conn: &mut AsyncPgConnection,
     payment_id: PaymentId,
@@ -107,42 +111,51 @@ pub async fn release(
     session: Option<&CheckoutSession>,
     stripe_warning: Option<String>,
 ) -> Result<CancelOutcome, DomainError> {
-    let expire_pending = stripe_warning.is_some();
     conn.transaction(async |conn| {
-        let payment = Payment::lock(conn, payment_id)
-            .await?
-            .ok_or(DomainError::PaymentNotFound(payment_id))?;
-        if let Some(session) = session {
-            Payment::store_mirror(conn, payment_id, &SessionMirror::from(session)).await?;
-        }
-        if payment.status == PaymentStatus::Cancelled {
-            let outcome = already_cancelled(conn, payment).await?;
-            return Ok(CancelOutcome {
-                stripe_warning,
-                ..outcome
-            });
-        }
+        let conn: &AsyncPgConnection = conn;
+        let (locked, items) = futures::try_join!(
+            Payment::lock_with_order(conn, payment_id),
+            Order::items_of_payment(conn, payment_id),
+        )?;
+        let (payment, order) = locked.ok_or(DomainError::PaymentNotFound(payment_id))?;
+        let mirror = session.map(SessionMirror::from);
         if !payment.status.is_open() {
-            return Err(DomainError::AlreadyPaid {
-                payment: payment.id,
-                status: payment.status,
+            if let Some(mirror) = &mirror {
+                Payment::store_mirror(conn, payment_id, mirror).await?;
+            }
+            if payment.status != PaymentStatus::Cancelled {
+                return Err(DomainError::AlreadyPaid {
+                    payment: payment.id,
+                    status: payment.status,
+                });
+            }
+            return Ok(CancelOutcome {
+                payment,
+                order_status: order.status,
+                already_cancelled: true,
+                released: ReleaseSummary::default(),
+                stripe_warning,
             });
         }
-        let order = Order::lock(conn, payment.order_id).await?;
         let detail = json!({
             "stripe_session_id": payment.stripe_session_id,
             "stripe_warning": stripe_warning,
         });
-        let mut payment =
-            move_payment(conn, &payment, PaymentStatus::Cancelled, actor, &detail).await?;
-        move_order(conn, &order, OrderStatus::Cancelled, actor, &detail).await?;
-        let released = release_reservations(conn, &order).await?;
-        if expire_pending {
-            Payment::set_expire_pending(conn, payment_id, true).await?;
-            payment = Payment::find(conn, payment_id)
-                .await?
-                .ok_or(DomainError::PaymentNotFound(payment_id))?;
-        }
+        // The mirror or the "Stripe still to be told" flag is written
+        // first, so the moved payment answered below includes it.
+        let before_move = async {
+            match (&mirror, &stripe_warning) {
+                (Some(mirror), _) => Payment::store_mirror(conn, payment_id, mirror).await,
+                (None, Some(_)) => Payment::set_expire_pending(conn, payment_id, true).await,
+                (None, None) => Ok(()),
+            }
+        };
+        let (_, payment, _, released) = futures::try_join!(
+            async { before_move.await.map_err(DomainError::from) },
+            move_payment(conn, &payment, PaymentStatus::Cancelled, actor, &detail),
+            move_order(conn, &order, OrderStatus::Cancelled, actor, &detail),
+            release_reservations(conn, &order, &items),
+        )?;
         Ok(CancelOutcome {
             payment,
             order_status: OrderStatus::Cancelled,

@@ -7,7 +7,6 @@ use super::transition::{move_order, move_payment};
 use crate::audit::Actor;
 use crate::error::DomainError;
 use crate::gateway::{CheckoutSession, StripeAction, StripeGateway, StripeIdempotencyKey};
-use crate::models::order::Order;
 use crate::models::payment::{Payment, SessionMirror};
 use crate::states::{OrderStatus, PaymentStatus};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -54,39 +53,49 @@ pub async fn complete_payment(
 ) -> Result<CompletionOutcome, DomainError> {
     let payment_id = payment_for_session(conn, session).await?.id;
     let paid = session.is_paid();
-    let outcome = conn
+    let (action, moved) = conn
         .transaction(async |conn| {
-            let payment = Payment::lock(conn, payment_id)
+            let conn: &AsyncPgConnection = conn;
+            let (payment, order) = Payment::lock_with_order(conn, payment_id)
                 .await?
                 .ok_or(DomainError::PaymentNotFound(payment_id))?;
-            Payment::store_mirror(conn, payment_id, &SessionMirror::from(session)).await?;
+            let mirror = SessionMirror::from(session);
+            let store_mirror = async {
+                Payment::store_mirror(conn, payment_id, &mirror)
+                    .await
+                    .map_err(DomainError::from)
+            };
             let action = match payment.status {
                 _ if !paid => CompletionAction::AwaitingPayment,
                 PaymentStatus::Pending | PaymentStatus::Failed => {
                     let detail = json!({ "stripe_session_id": session.id });
-                    move_payment(conn, &payment, PaymentStatus::Completed, actor, &detail).await?;
-                    let order = Order::lock(conn, payment.order_id).await?;
-                    move_order(conn, &order, OrderStatus::Completed, actor, &detail).await?;
-                    CompletionAction::Completed
+                    // Mirror first, so the moved payment answered includes it.
+                    let (_, moved, _) = futures::try_join!(
+                        store_mirror,
+                        move_payment(conn, &payment, PaymentStatus::Completed, actor, &detail),
+                        move_order(conn, &order, OrderStatus::Completed, actor, &detail),
+                    )?;
+                    return Ok((CompletionAction::Completed, Some(moved)));
                 }
                 PaymentStatus::Completed | PaymentStatus::Refunded => {
                     CompletionAction::AlreadySettled
                 }
                 PaymentStatus::Cancelled => CompletionAction::RefundedLatePayment,
             };
-            Ok::<_, DomainError>(action)
+            store_mirror.await?;
+            Ok::<_, DomainError>((action, None))
         })
         .await?;
-    if outcome == CompletionAction::RefundedLatePayment {
+    if action == CompletionAction::RefundedLatePayment {
         return refund_late_payment(conn, gateway, session, payment_id, actor).await;
     }
-    let payment = Payment::find(conn, payment_id)
-        .await?
-        .ok_or(DomainError::PaymentNotFound(payment_id))?;
-    Ok(CompletionOutcome {
-        payment,
-        action: outcome,
-    })
+    let payment = match moved {
+        Some(payment) => payment,
+        None => Payment::find(conn, payment_id)
+            .await?
+            .ok_or(DomainError::PaymentNotFound(payment_id))?,
+    };
+    Ok(CompletionOutcome { payment, action })
 }
 
 async fn refund_late_payment(

@@ -116,7 +116,13 @@ pub async fn process_event(
                 ExpiryOutcome::AlreadySettled(_) => "nothing_to_do",
                 ExpiryOutcome::NotExpiredInStripe(_) => "not_expired_in_stripe",
             };
-            let payment = Payment::find_by_session(conn, &session.id).await?;
+            let payment = match result {
+                ExpiryOutcome::Cancelled(done) => Some(done.payment),
+                ExpiryOutcome::Completed(done) => Some(done.payment),
+                ExpiryOutcome::AlreadySettled(_) | ExpiryOutcome::NotExpiredInStripe(_) => {
+                    Payment::find_by_session(conn, &session.id).await?
+                }
+            };
             Ok(outcome(event, payment.as_ref(), action))
         }
         StripeEventKind::PaymentIntentFailed {

@@ -3,12 +3,11 @@
 //! and stock or coupon counts change only when the ledger row is new.
 
 use crate::error::DomainError;
-use crate::models::coupon::{self, Coupon};
-use crate::models::order::Order;
-use crate::models::product::Stock;
-use crate::schema::reservation_releases;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use crate::models::coupon;
+use crate::models::order::{Order, OrderItem};
+use crate::models::reservation_release::{self, Resource};
+use diesel_async::AsyncPgConnection;
+use futures::future::try_join_all;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -19,48 +18,40 @@ pub struct ReleaseSummary {
     pub cart_coupons_cleared: usize,
 }
 
-async fn claim(
-    conn: &mut AsyncPgConnection,
-    order: &Order,
-    resource: String,
-    quantity: i32,
-) -> Result<bool, DomainError> {
-    let inserted = diesel::insert_into(reservation_releases::table)
-        .values((
-            reservation_releases::order_id.eq(order.id),
-            reservation_releases::resource.eq(resource),
-            reservation_releases::quantity.eq(quantity),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(inserted == 1)
-}
-
+/// Every release of `order` (its `items`, by product) and the cart's
+/// coupon, sent in one round trip. PostgreSQL runs pipelined statements
+/// in the order sent, so stock rows are still locked by product, then the
+/// coupon, then the cart — the order checkout takes them in.
 pub(crate) async fn release_reservations(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     order: &Order,
+    items: &[OrderItem],
 ) -> Result<ReleaseSummary, DomainError> {
-    let mut summary = ReleaseSummary::default();
-    for item in order.items(conn).await? {
-        if claim(
+    let stock = try_join_all(items.iter().map(|item| {
+        reservation_release::release(
             conn,
-            order,
-            format!("stock:{}", item.product_id),
+            order.id,
+            Resource::Stock(item.product_id),
             item.quantity,
         )
-        .await?
-        {
-            Stock::release(conn, item.product_id, item.quantity).await?;
-            summary.stock.push((item.product_id.0, item.quantity));
+    }));
+    let coupon = async {
+        match order.coupon_id {
+            Some(id) => reservation_release::release(conn, order.id, Resource::Coupon(id), 1).await,
+            None => Ok(false),
         }
-    }
-    if let Some(coupon_id) = order.coupon_id
-        && claim(conn, order, format!("coupon:{coupon_id}"), 1).await?
-    {
-        Coupon::release(conn, coupon_id).await?;
-        summary.coupon_released = true;
-    }
-    summary.cart_coupons_cleared = coupon::clear_cart_coupons(conn, order.user_id).await?;
-    Ok(summary)
+    };
+    let cart = coupon::clear_cart_coupons(conn, order.user_id);
+    let (stock_released, coupon_released, cart_coupons_cleared) =
+        futures::try_join!(stock, coupon, cart)?;
+    Ok(ReleaseSummary {
+        stock: items
+            .iter()
+            .zip(stock_released)
+            .filter(|(_, released)| *released)
+            .map(|(item, _)| (item.product_id.0, item.quantity))
+            .collect(),
+        coupon_released,
+        cart_coupons_cleared,
+    })
 }

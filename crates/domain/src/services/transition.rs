@@ -1,5 +1,7 @@
 //! The only place statuses change: checks the state machine, stamps the
 //! timestamps and writes the audit row, inside the caller's transaction.
+//! The update and its audit row go to PostgreSQL together (pipelined on
+//! the shared connection): one round trip, executed in order.
 
 use crate::audit::{self, Actor, Entity};
 use crate::error::DomainError;
@@ -13,7 +15,7 @@ use time::OffsetDateTime;
 
 /// Answers the payment as stored after the move.
 pub(crate) async fn move_payment(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     payment: &Payment,
     to: PaymentStatus,
     actor: &Actor,
@@ -30,7 +32,7 @@ pub(crate) async fn move_payment(
     let stamp = |status: PaymentStatus, current: Option<OffsetDateTime>| {
         if to == status { Some(now) } else { current }
     };
-    let moved = diesel::update(payments::table.find(payment.id))
+    let update = diesel::update(payments::table.find(payment.id))
         .set((
             payments::status.eq(to),
             payments::updated_at.eq(now),
@@ -38,18 +40,19 @@ pub(crate) async fn move_payment(
             payments::cancelled_at.eq(stamp(PaymentStatus::Cancelled, payment.cancelled_at)),
             payments::refunded_at.eq(stamp(PaymentStatus::Refunded, payment.refunded_at)),
         ))
-        .returning(Payment::as_returning())
-        .get_result(conn)
-        .await?;
-    audit::record(
-        conn,
-        Entity::Payment(payment.id.0),
-        payment.status.as_str(),
-        to.as_str(),
-        actor,
-        detail,
-    )
-    .await?;
+        .returning(Payment::as_returning());
+    let mut update_conn = conn;
+    let (moved, ()) = futures::try_join!(
+        update.get_result(&mut update_conn),
+        audit::record(
+            conn,
+            Entity::Payment(payment.id.0),
+            payment.status.as_str(),
+            to.as_str(),
+            actor,
+            detail,
+        ),
+    )?;
     tracing::info!(
         target: "payments",
         payment_id = %payment.id,
@@ -64,7 +67,7 @@ pub(crate) async fn move_payment(
 /// Moves the order if it is not already there; an order that cannot make
 /// the move is an invariant break and aborts the transaction.
 pub(crate) async fn move_order(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     order: &Order,
     to: OrderStatus,
     actor: &Actor,
@@ -79,21 +82,21 @@ pub(crate) async fn move_order(
             order.id, order.status, to
         )));
     }
-    diesel::update(orders::table.find(order.id))
-        .set((
-            orders::status.eq(to),
-            orders::updated_at.eq(OffsetDateTime::now_utc()),
-        ))
-        .execute(conn)
-        .await?;
-    audit::record(
-        conn,
-        Entity::Order(order.id.0),
-        order.status.as_str(),
-        to.as_str(),
-        actor,
-        detail,
-    )
-    .await?;
+    let update = diesel::update(orders::table.find(order.id)).set((
+        orders::status.eq(to),
+        orders::updated_at.eq(OffsetDateTime::now_utc()),
+    ));
+    let mut update_conn = conn;
+    futures::try_join!(
+        update.execute(&mut update_conn),
+        audit::record(
+            conn,
+            Entity::Order(order.id.0),
+            order.status.as_str(),
+            to.as_str(),
+            actor,
+            detail,
+        ),
+    )?;
     Ok(())
 }

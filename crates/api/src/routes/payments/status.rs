@@ -46,7 +46,7 @@ pub async fn get_status(
             .retrieve_checkout_session(&session_id)
             .await
             .or_api(lang)?;
-        Payment::store_mirror(&mut conn, view.payment.id, &SessionMirror::from(&session))
+        Payment::store_mirror(&conn, view.payment.id, &SessionMirror::from(&session))
             .await
             .or_api(lang)?;
         view = visible_payment(&mut conn, &id, &auth).await?;

@@ -78,7 +78,7 @@ pub async fn post_sync_status(
         .retrieve_checkout_session(&session_id)
         .await
         .or_api(lang)?;
-    Payment::store_mirror(&mut conn, payment.id, &SessionMirror::from(&session))
+    Payment::store_mirror(&conn, payment.id, &SessionMirror::from(&session))
         .await
         .or_api(lang)?;
     let stripe_status = Some(session.status.as_str());
