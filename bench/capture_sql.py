@@ -17,7 +17,17 @@ release keys) becomes a pgbench variable filled per transaction from a
 table of other payments of the same shape (2 items, no coupon); every other
 parameter keeps its captured value. That table lookup (one indexed SELECT,
 plus nextval for cancel) is the only statement pgbench runs that our path
-does not.
+does not. Two things in the log are not the path: a connection the pool
+opens meanwhile logs its set-up (`SET TIME ZONE`, `SET CLIENT_ENCODING`),
+dropped here.
+
+Pipelining: the log shows statements in execution order but not which
+were sent together. Our transactions pipeline the reads that open them
+(locks and the order's lines) and then every write up to COMMIT
+(domain::services::cancel::release), so inside BEGIN … COMMIT the replay
+wraps the leading SELECTs in one `\startpipeline … \endpipeline` and the
+rest in a second one; BEGIN and COMMIT stay round trips of their own, as
+diesel sends them.
 
   capture_sql.py PEER_DIR BASE_URL DB_DSN PG_LOG OUT_DIR
 """
@@ -59,6 +69,31 @@ def read_log(path, offset, db):
             for num, val in PARAM.findall(e["msg"]):
                 stmts[-1]["params"][int(num)] = None if val == "NULL" else val[1:-1].replace("''", "'")
     return stmts
+
+
+CONNECTION_SETUP = re.compile(r"SET (TIME ZONE|CLIENT_ENCODING)\b", re.I)
+
+
+def with_pipelines(body):
+    """Inside BEGIN … COMMIT: the leading SELECTs as one pipeline, the
+    writes up to COMMIT as another (see the module's doc)."""
+    out, i = [], 0
+    while i < len(body):
+        out.append(body[i])
+        if not body[i].upper().startswith("BEGIN"):
+            i += 1
+            continue
+        end = next(j for j in range(i + 1, len(body)) if body[j].upper().startswith("COMMIT"))
+        inner = body[i + 1:end]
+        reads = 0
+        while reads < len(inner) and inner[reads].upper().startswith("SELECT"):
+            reads += 1
+        for group in (inner[:reads], inner[reads:]):
+            if group:
+                out.extend(["\\startpipeline", *group, "\\endpipeline"])
+        out.append(body[end])
+        i = end + 1
+    return out
 
 
 def log_size(path):
@@ -127,12 +162,14 @@ async def capture(peer_dir, base, dsn, pg_log, out):
     defines = {}
     lookup_cols = "payment_id, order_id, user_id, session_id, key_hash, p1, q1, p2, q2, r1, r2"
     for name, stmts in captured.items():
+        stmts = [s for s in stmts if not CONNECTION_SETUP.match(s["sql"])]
         lines = [f"-- {name}: {len(stmts)} statements captured from our API (see bench/capture_sql.py)"]
         if name == "cancel":
             lines.append(f"SELECT {lookup_cols} FROM bench_limit_targets WHERE n = (SELECT nextval('bench_limit_seq')) \\gset")
         else:
             lines.append("\\set n random(1, :ntargets)")
             lines.append(f"SELECT {lookup_cols} FROM bench_limit_targets WHERE n = :n \\gset")
+        body = []
         for s in stmts:
             sql = s["sql"]
             if s["params"]:
@@ -151,7 +188,8 @@ async def capture(peer_dir, base, dsn, pg_log, out):
                     return "'" + v.replace("'", "''") + "'"
                 sql = re.sub(r"\$(\d+)\b", sub, sql)
             sql = " ".join(sql.split())
-            lines.append(sql.rstrip(";") + ";")
+            body.append(sql.rstrip(";") + ";")
+        lines.extend(with_pipelines(body))
         with open(os.path.join(out, f"{name}.sql"), "w") as f:
             f.write("\n".join(lines) + "\n")
         print(f"{name}: {len(stmts)} statements -> {os.path.join(out, name + '.sql')}")

@@ -10,11 +10,12 @@ use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
+use diesel_async::AsyncPgConnection;
 use domain::audit::{Actor, AuditSource};
 use domain::i18n::Lang;
 use domain::models::login_session::LoginSession;
 use domain::models::user::{User, user_for_api_token};
-use futures::future::LocalBoxFuture;
+use futures::future::{LocalBoxFuture, Ready, ready};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,15 +57,24 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::internal(Lang::Es, anyhow::anyhow!("AppState missing")))
 }
 
-/// Finds who is calling, if anyone; `Err` for a bad token or CSRF failure.
-pub async fn identify(req: &HttpRequest) -> Result<Option<Authenticated>, ApiError> {
+fn not_authenticated(req: &HttpRequest) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        messages::NOT_AUTHENTICATED,
+        request_lang(req),
+    )
+}
+
+/// Looks the request's credentials up on `conn`: `Ok(None)` when it has
+/// none (or an unknown session), `Err` for a bad token or a CSRF failure.
+async fn look_up(
+    req: &HttpRequest,
+    conn: &AsyncPgConnection,
+) -> Result<Option<Authenticated>, ApiError> {
     let lang = request_lang(req);
-    let state = state(req)?;
     match token_header(req) {
         TokenHeader::Token(key) => {
-            let mut conn = state.pool.get().await.or_api(lang)?;
-            let user = user_for_api_token(&mut conn, &key).await.or_api(lang)?;
-            return match user {
+            return match user_for_api_token(conn, &key).await.or_api(lang)? {
                 Some(user) => Ok(Some(Authenticated {
                     user,
                     method: AuthMethod::Token,
@@ -89,8 +99,7 @@ pub async fn identify(req: &HttpRequest) -> Result<Option<Authenticated>, ApiErr
     let Some(cookie) = req.cookie(SESSION_COOKIE) else {
         return Ok(None);
     };
-    let mut conn = state.pool.get().await.or_api(lang)?;
-    let found = LoginSession::find_valid(&mut conn, cookie.value(), OffsetDateTime::now_utc())
+    let found = LoginSession::find_valid(conn, cookie.value(), OffsetDateTime::now_utc())
         .await
         .or_api(lang)?;
     let Some((session, user)) = found else {
@@ -106,21 +115,59 @@ pub async fn identify(req: &HttpRequest) -> Result<Option<Authenticated>, ApiErr
     }))
 }
 
+/// Finds who is calling, if anyone; `Err` for a bad token or CSRF failure.
+pub async fn identify(req: &HttpRequest) -> Result<Option<Authenticated>, ApiError> {
+    let has_credentials =
+        !matches!(token_header(req), TokenHeader::Absent) || req.cookie(SESSION_COOKIE).is_some();
+    if !has_credentials {
+        return Ok(None);
+    }
+    let state = state(req)?;
+    let conn = state.pool.get().await.or_api(request_lang(req))?;
+    look_up(req, &conn).await
+}
+
+/// A request whose credentials are not looked up yet: the handler looks
+/// them up together with its own first query, in one round trip to
+/// PostgreSQL (pipelined), instead of one round trip each.
+pub struct Caller {
+    req: HttpRequest,
+    pub lang: Lang,
+}
+
+impl Caller {
+    /// The logged-in, active caller (401 otherwise, like
+    /// [`Authenticated`]) and what `work` answered; both run on `conn`.
+    pub async fn authenticate_along<T>(
+        &self,
+        conn: &AsyncPgConnection,
+        work: impl Future<Output = T>,
+    ) -> Result<(Authenticated, T), ApiError> {
+        let (caller, answer) = futures::join!(look_up(&self.req, conn), work);
+        let caller = caller?.ok_or_else(|| not_authenticated(&self.req))?;
+        Ok((caller, answer))
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Caller {
+            req: req.clone(),
+            lang: request_lang(req),
+        }))
+    }
+}
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            identify(&req).await?.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    messages::NOT_AUTHENTICATED,
-                    request_lang(&req),
-                )
-            })
-        })
+        Box::pin(async move { identify(&req).await?.ok_or_else(|| not_authenticated(&req)) })
     }
 }
 

@@ -6,4 +6,4 @@ pub mod extract;
 pub mod session;
 pub mod token;
 
-pub use extract::{AuthMethod, Authenticated, MaybeAuthenticated, Staff};
+pub use extract::{AuthMethod, Authenticated, Caller, MaybeAuthenticated, Staff};

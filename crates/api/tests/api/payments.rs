@@ -2,6 +2,8 @@
 //! timeline and statistics.
 
 use crate::helpers::{DEAD_REDIS_URL, Options, spawn_app, spawn_app_with};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 use stripe_emulator::PayOutcome;
 
@@ -389,4 +391,55 @@ async fn sync_status_without_a_session_says_no_session() {
     );
     let status: Value = app.status(&browser, &id).await.json().await.unwrap();
     assert_eq!(status["stripe"], Value::Null);
+}
+
+/// Reading a payment looks the caller up in the same round trip as the
+/// payment: who may see it is still decided by the caller, and a caller
+/// who is not logged in is 401 whatever the id.
+#[tokio::test]
+async fn payment_reads_check_the_caller_before_the_payment() {
+    let app = spawn_app().await;
+    let ana = app.create_user("ana@example.com", false).await;
+    let staff = app.create_user("staff@example.com", true).await;
+    let id = id_of(&app.paid_for_checkout(&app.browser(&ana).await, 1).await);
+
+    let staff = app.browser(&staff).await;
+    assert_eq!(app.status(&staff, &id).await.status(), 200);
+    let script = app.script(&ana).await.without_csrf();
+    assert_eq!(app.status(&script, &id).await.status(), 200);
+    let detail = app.get(&script, &format!("/api/payments/{id}/")).await;
+    assert_eq!(detail.status(), 200);
+
+    let anonymous = app.anonymous();
+    for path in [
+        "/api/payments/not-a-uuid/status/",
+        "/api/payments/not-a-uuid/",
+    ] {
+        assert_eq!(app.get(&anonymous, path).await.status(), 401, "{path}");
+    }
+    let forged = anonymous
+        .request(reqwest::Method::GET, &format!("/api/payments/{id}/status/"))
+        .header("Authorization", "Token not-a-real-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    assert_eq!(app.cancel(&anonymous, &id).await.status(), 401);
+}
+
+#[tokio::test]
+async fn a_deactivated_user_can_no_longer_read_their_payments() {
+    let app = spawn_app().await;
+    let ana = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&ana).await;
+    let id = id_of(&app.paid_for_checkout(&browser, 1).await);
+    assert_eq!(app.status(&browser, &id).await.status(), 200);
+
+    diesel::update(domain::schema::users::table.find(ana.id))
+        .set(domain::schema::users::is_active.eq(false))
+        .execute(&mut *app.db.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(app.status(&browser, &id).await.status(), 401);
+    assert_eq!(app.cancel(&browser, &id).await.status(), 401);
 }

@@ -41,7 +41,7 @@ impl LoginSession {
 
     /// The unexpired session of `key` and its active user.
     pub async fn find_valid(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         key: &str,
         now: OffsetDateTime,
     ) -> QueryResult<Option<(LoginSession, User)>> {
@@ -51,7 +51,7 @@ impl LoginSession {
             .filter(sessions::expires_at.gt(now))
             .filter(users::is_active.eq(true))
             .select((LoginSession::as_select(), User::as_select()))
-            .first(conn)
+            .first(&mut { conn })
             .await
             .optional()
     }

@@ -94,16 +94,13 @@ pub async fn insert_api_token(
 }
 
 /// The active user a token belongs to.
-pub async fn user_for_api_token(
-    conn: &mut AsyncPgConnection,
-    key: &str,
-) -> QueryResult<Option<User>> {
+pub async fn user_for_api_token(conn: &AsyncPgConnection, key: &str) -> QueryResult<Option<User>> {
     api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::key_hash.eq(secret_digest(key)))
         .filter(users::is_active.eq(true))
         .select(User::as_select())
-        .first(conn)
+        .first(&mut { conn })
         .await
         .optional()
 }

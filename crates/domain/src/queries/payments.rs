@@ -24,6 +24,17 @@ pub enum Visibility {
     Owner(UserId),
 }
 
+impl Visibility {
+    /// The rule [`find_visible`] applies in SQL, for a payment read
+    /// without it (read before the caller was known).
+    pub fn allows(self, payment: &Payment) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Owner(user) => payment.user_id == user,
+        }
+    }
+}
+
 type Row = (Payment, OrderStatus, String);
 
 fn into_view((payment, order_status, user_email): Row) -> PaymentView {
@@ -36,7 +47,7 @@ fn into_view((payment, order_status, user_email): Row) -> PaymentView {
 
 /// The payment if `visibility` lets the caller see it.
 pub async fn find_visible(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     id: PaymentId,
     visibility: Visibility,
 ) -> QueryResult<Option<PaymentView>> {
@@ -49,7 +60,8 @@ pub async fn find_visible(
     if let Visibility::Owner(user) = visibility {
         query = query.filter(payments::user_id.eq(user));
     }
-    Ok(query.first::<Row>(conn).await.optional()?.map(into_view))
+    let row = query.first::<Row>(&mut { conn }).await.optional()?;
+    Ok(row.map(into_view))
 }
 
 /// A page of payments, newest first, with the total count.

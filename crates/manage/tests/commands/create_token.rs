@@ -21,7 +21,7 @@ async fn create_token_key_maps_back_to_the_user() {
 
     assert_eq!(token.key.len(), 40);
     assert!(token.key.chars().all(|c| c.is_ascii_hexdigit()));
-    let owner = user_for_api_token(&mut conn, &token.key)
+    let owner = user_for_api_token(&conn, &token.key)
         .await
         .unwrap()
         .unwrap();

@@ -1,8 +1,8 @@
 //! `POST /api/payments/{id}/cancel/` (SPEC §5.2): synchronous, owner or
 //! staff, idempotent; honours `Idempotency-Key`.
 
-use super::lookup::visible_payment;
-use crate::auth::Authenticated;
+use super::lookup::caller_and_payment;
+use crate::auth::Caller;
 use crate::error::{ApiError, OrApi};
 use crate::idempotency::{Reply, key_of, request_hash, run_once};
 use crate::messages;
@@ -63,17 +63,18 @@ pub fn cancel_body(outcome: &CancelOutcome, lang: Lang) -> CancelBody {
               (status = 409, description = "Already paid: the payment is now COMPLETED")))]
 pub async fn post_cancel(
     req: HttpRequest,
-    auth: Authenticated,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let (auth, view) = {
+        let conn = state.pool.get().await.or_api(caller.lang)?;
+        caller_and_payment(&caller, &conn, &id).await?
+    };
     let lang = auth.lang;
     let key = key_of(&req, lang)?;
-    let view = {
-        let mut conn = state.pool.get().await.or_api(lang)?;
-        visible_payment(&mut conn, &id, &auth).await?
-    };
+    let view = view.ok_or_else(|| ApiError::not_found(lang))?;
     let actor = auth.actor_for(view.payment.user_id);
     let hash = request_hash(&req, &body);
     run_once(&state.pool, auth.user.id, key, hash, lang, async || {

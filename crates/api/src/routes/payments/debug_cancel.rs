@@ -29,7 +29,7 @@ pub async fn post_debug_cancel(
     let before = visible_payment(&mut conn, &id, &auth).await?;
     let actor = auth.actor_for(before.payment.user_id);
     let result = cancel_payment(&mut conn, state.gateway.as_ref(), before.payment.id, &actor).await;
-    let after = find_visible(&mut conn, before.payment.id, Visibility::All)
+    let after = find_visible(&conn, before.payment.id, Visibility::All)
         .await
         .or_api(lang)?
         .ok_or_else(|| ApiError::not_found(lang))?;

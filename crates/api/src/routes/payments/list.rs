@@ -1,8 +1,8 @@
 //! `GET /api/payments/` and `GET /api/payments/{id}/`: owner or staff.
 
-use super::lookup::{visibility, visible_payment};
+use super::lookup::{caller_and_payment, visibility};
 use super::view::{PaymentBody, view_body};
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Caller};
 use crate::error::{ApiError, OrApi};
 use crate::pagination::{Page, PageQuery, Paginated, paginated};
 use crate::state::AppState;
@@ -39,11 +39,12 @@ pub async fn list_payments(
     responses((status = 200, description = "The payment in the status shape", body = PaymentBody),
               (status = 404, description = "Unknown, malformed or someone else's")))]
 pub async fn get_payment(
-    auth: Authenticated,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await.or_api(auth.lang)?;
-    let view = visible_payment(&mut conn, &id, &auth).await?;
+    let conn = state.pool.get().await.or_api(caller.lang)?;
+    let (auth, view) = caller_and_payment(&caller, &conn, &id).await?;
+    let view = view.ok_or_else(|| ApiError::not_found(auth.lang))?;
     Ok(HttpResponse::Ok().json(view_body(&view, auth.lang)))
 }

@@ -1,7 +1,7 @@
 //! Finding the payment of a `{id}` path segment for a caller: malformed
 //! ids and other people's payments are both simply not found (404).
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Caller};
 use crate::error::{ApiError, OrApi};
 use diesel_async::AsyncPgConnection;
 use domain::PaymentId;
@@ -30,4 +30,27 @@ pub async fn visible_payment(
         .await
         .or_api(auth.lang)?
         .ok_or_else(|| ApiError::not_found(auth.lang))
+}
+
+/// The caller and the payment of `raw_id` if they may see it (`None`:
+/// unknown, malformed or someone else's), looked up in one round trip: the
+/// payment is read pipelined with the credentials, and the visibility rule
+/// applied once the caller is known.
+pub async fn caller_and_payment(
+    caller: &Caller,
+    conn: &AsyncPgConnection,
+    raw_id: &str,
+) -> Result<(Authenticated, Option<PaymentView>), ApiError> {
+    let id = raw_id.parse::<PaymentId>().ok();
+    let read = async {
+        match id {
+            Some(id) => find_visible(conn, id, Visibility::All).await,
+            None => Ok(None),
+        }
+    };
+    let (auth, found) = caller.authenticate_along(conn, read).await?;
+    let view = found
+        .or_api(auth.lang)?
+        .filter(|view| visibility(&auth).allows(&view.payment));
+    Ok((auth, view))
 }

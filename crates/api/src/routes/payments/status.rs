@@ -1,9 +1,9 @@
 //! `GET /api/payments/{id}/status/`: the local mirror, or with
 //! `?refresh=true` what Stripe says now (stored before answering).
 
-use super::lookup::visible_payment;
+use super::lookup::{caller_and_payment, visible_payment};
 use super::view::{PaymentBody, view_body};
-use crate::auth::Authenticated;
+use crate::auth::Caller;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -30,14 +30,15 @@ fn wants_refresh(query: &StatusQuery) -> bool {
               (status = 404, description = "Unknown, malformed or someone else's payment"),
               (status = 503, description = "Stripe unreachable (refresh only)")))]
 pub async fn get_status(
-    auth: Authenticated,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await.or_api(caller.lang)?;
+    let (auth, view) = caller_and_payment(&caller, &conn, &id).await?;
     let lang = auth.lang;
-    let mut conn = state.pool.get().await.or_api(lang)?;
-    let mut view = visible_payment(&mut conn, &id, &auth).await?;
+    let mut view = view.ok_or_else(|| ApiError::not_found(lang))?;
     if wants_refresh(&query)
         && let Some(session_id) = view.payment.stripe_session_id.clone()
     {

@@ -73,7 +73,7 @@ pub async fn get_test_cancellation(
     let mut conn = state.pool.get().await.or_api(lang)?;
     let views = if let Some(raw) = query.payment_id.as_deref() {
         let id = parse_id(raw, &auth)?;
-        find_visible(&mut conn, id, visibility(&auth))
+        find_visible(&conn, id, visibility(&auth))
             .await
             .or_api(lang)?
             .into_iter()
