@@ -22,14 +22,15 @@ opens meanwhile logs its set-up (`SET TIME ZONE`, `SET CLIENT_ENCODING`),
 dropped here.
 
 Pipelining: the log shows statements in execution order but not which
-were sent together. Our transactions pipeline the reads that open them
-(locks and the order's lines) and then every write up to COMMIT
-(domain::services::cancel::release), so inside BEGIN … COMMIT the replay
-wraps the leading SELECTs in one `\startpipeline … \endpipeline` and the
-rest in a second one; BEGIN and COMMIT stay round trips of their own, as
-diesel sends them.
-
-  capture_sql.py PEER_DIR BASE_URL DB_DSN PG_LOG OUT_DIR
+were sent together, so the replay follows the code: the credentials
+lookup and the payment read that open both paths go together
+(api::auth::Caller::authenticate_along), and inside BEGIN … COMMIT the
+leading SELECTs (locks and the order's lines) go together, then every
+write up to COMMIT (domain::services::cancel::release); each group is
+replayed as one `\startpipeline … \endpipeline`. BEGIN and COMMIT stay
+round trips of their own, as diesel sends them. A statement logged by
+another connection meanwhile (the Stripe call log, written in the
+background) is replayed after the path's own statements.
 """
 import asyncio
 import json
@@ -74,26 +75,34 @@ def read_log(path, offset, db):
 CONNECTION_SETUP = re.compile(r"SET (TIME ZONE|CLIENT_ENCODING)\b", re.I)
 
 
+def leading_selects(stmts):
+    n = 0
+    while n < len(stmts) and stmts[n].upper().startswith("SELECT"):
+        n += 1
+    return n
+
+
+def pipeline(group):
+    return ["\\startpipeline", *group, "\\endpipeline"] if len(group) > 1 else group
+
+
 def with_pipelines(body):
-    """Inside BEGIN … COMMIT: the leading SELECTs as one pipeline, the
-    writes up to COMMIT as another (see the module's doc)."""
-    out, i = [], 0
-    while i < len(body):
-        out.append(body[i])
-        if not body[i].upper().startswith("BEGIN"):
-            i += 1
-            continue
-        end = next(j for j in range(i + 1, len(body)) if body[j].upper().startswith("COMMIT"))
-        inner = body[i + 1:end]
-        reads = 0
-        while reads < len(inner) and inner[reads].upper().startswith("SELECT"):
-            reads += 1
-        for group in (inner[:reads], inner[reads:]):
-            if group:
-                out.extend(["\\startpipeline", *group, "\\endpipeline"])
-        out.append(body[end])
-        i = end + 1
-    return out
+    """`body` is [(pid, sql)] in log order; answers the replay's lines,
+    grouped as the module's doc says."""
+    main_pid = next((pid for pid, sql in body if sql.upper().startswith("BEGIN")), body[0][0])
+    own = [sql for pid, sql in body if pid == main_pid]
+    others = [sql for pid, sql in body if pid != main_pid]
+    begin = next((i for i, sql in enumerate(own) if sql.upper().startswith("BEGIN")), len(own))
+    before = own[:begin]
+    opening = leading_selects(before)
+    out = pipeline(before[:opening]) + before[opening:]
+    rest = own[begin:]
+    if rest:
+        commit = next(i for i, sql in enumerate(rest) if sql.upper().startswith("COMMIT"))
+        inner = rest[1:commit]
+        reads = leading_selects(inner)
+        out += [rest[0], *pipeline(inner[:reads]), *pipeline(inner[reads:]), *rest[commit:]]
+    return out + others
 
 
 def log_size(path):
@@ -188,7 +197,7 @@ async def capture(peer_dir, base, dsn, pg_log, out):
                     return "'" + v.replace("'", "''") + "'"
                 sql = re.sub(r"\$(\d+)\b", sub, sql)
             sql = " ".join(sql.split())
-            body.append(sql.rstrip(";") + ";")
+            body.append((s["pid"], sql.rstrip(";") + ";"))
         lines.extend(with_pipelines(body))
         with open(os.path.join(out, f"{name}.sql"), "w") as f:
             f.write("\n".join(lines) + "\n")
