@@ -42,17 +42,6 @@ impl Order {
             .optional()
     }
 
-    /// Reads the order under a row lock; always taken after the payment's
-    /// lock so concurrent writers cannot deadlock.
-    pub async fn lock(conn: &mut AsyncPgConnection, id: OrderId) -> QueryResult<Self> {
-        orders::table
-            .find(id)
-            .select(Self::as_select())
-            .for_update()
-            .first(conn)
-            .await
-    }
-
     /// The lines of a payment's order, by product (the lock order of
     /// stock rows). Lines never change, so no lock is needed to read them.
     pub async fn items_of_payment(

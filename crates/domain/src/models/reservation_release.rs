@@ -88,6 +88,16 @@ impl<T> ClaimAndRelease<T>
 where
     Self: QueryFragment<Pg> + QueryId + Send,
 {
+    fn new(order: OrderId, resource: Resource, quantity: i32, target: i64) -> Self {
+        Self {
+            order: order.0,
+            key: resource.key(),
+            quantity,
+            target,
+            table: PhantomData,
+        }
+    }
+
     async fn run(self, conn: &AsyncPgConnection) -> QueryResult<bool> {
         let mut conn = conn;
         Ok(self.execute(&mut conn).await? == 1)
@@ -103,31 +113,14 @@ pub async fn release(
     resource: Resource,
     quantity: i32,
 ) -> QueryResult<bool> {
-    let (order, key) = (order.0, resource.key());
     match resource {
         Resource::Stock(id) => {
-            let table = PhantomData::<StockRow>;
-            ClaimAndRelease {
-                order,
-                key,
-                quantity,
-                target: id.0,
-                table,
-            }
-            .run(conn)
-            .await
+            let statement = ClaimAndRelease::<StockRow>::new(order, resource, quantity, id.0);
+            statement.run(conn).await
         }
         Resource::Coupon(id) => {
-            let table = PhantomData::<CouponRow>;
-            ClaimAndRelease {
-                order,
-                key,
-                quantity,
-                target: id.0,
-                table,
-            }
-            .run(conn)
-            .await
+            let statement = ClaimAndRelease::<CouponRow>::new(order, resource, quantity, id.0);
+            statement.run(conn).await
         }
     }
 }

@@ -42,17 +42,15 @@ pub(crate) async fn move_payment(
         ))
         .returning(Payment::as_returning());
     let mut update_conn = conn;
-    let (moved, ()) = futures::try_join!(
+    let moved = with_audit_row(
+        conn,
         update.get_result(&mut update_conn),
-        audit::record(
-            conn,
-            Entity::Payment(payment.id.0),
-            payment.status.as_str(),
-            to.as_str(),
-            actor,
-            detail,
-        ),
-    )?;
+        Entity::Payment(payment.id.0),
+        (payment.status.as_str(), to.as_str()),
+        actor,
+        detail,
+    )
+    .await?;
     tracing::info!(
         target: "payments",
         payment_id = %payment.id,
@@ -87,16 +85,29 @@ pub(crate) async fn move_order(
         orders::updated_at.eq(OffsetDateTime::now_utc()),
     ));
     let mut update_conn = conn;
-    futures::try_join!(
+    with_audit_row(
+        conn,
         update.execute(&mut update_conn),
-        audit::record(
-            conn,
-            Entity::Order(order.id.0),
-            order.status.as_str(),
-            to.as_str(),
-            actor,
-            detail,
-        ),
-    )?;
+        Entity::Order(order.id.0),
+        (order.status.as_str(), to.as_str()),
+        actor,
+        detail,
+    )
+    .await?;
     Ok(())
+}
+
+/// Sends `change` and the audit row recording it together; answers what
+/// `change` answered.
+async fn with_audit_row<T>(
+    conn: &AsyncPgConnection,
+    change: impl Future<Output = QueryResult<T>>,
+    entity: Entity,
+    (from, to): (&str, &str),
+    actor: &Actor,
+    detail: &serde_json::Value,
+) -> Result<T, DomainError> {
+    let audit_row = audit::record(conn, entity, from, to, actor, detail);
+    let (changed, ()) = futures::try_join!(change, audit_row)?;
+    Ok(changed)
 }
