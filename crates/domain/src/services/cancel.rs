@@ -14,6 +14,7 @@ use crate::models::payment::{Payment, SessionMirror};
 use crate::states::{OrderStatus, PaymentStatus};
 use crate::values::ids::PaymentId;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures::TryFutureExt;
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -141,17 +142,23 @@ pub async fn release(
             "stripe_session_id": payment.stripe_session_id,
             "stripe_warning": stripe_warning,
         });
-        // The mirror or the "Stripe still to be told" flag is written
-        // first, so the moved payment answered below includes it.
-        let before_move = async {
-            match (&mirror, &stripe_warning) {
-                (Some(mirror), _) => Payment::store_mirror(conn, payment_id, mirror).await,
-                (None, Some(_)) => Payment::set_expire_pending(conn, payment_id, true).await,
-                (None, None) => Ok(()),
+        // The mirror and the "Stripe still to be told" flag are written
+        // first, so the moved payment answered below includes them.
+        let store_mirror = async {
+            match &mirror {
+                Some(mirror) => Payment::store_mirror(conn, payment_id, mirror).await,
+                None => Ok(()),
             }
         };
-        let (_, payment, _, released) = futures::try_join!(
-            async { before_move.await.map_err(DomainError::from) },
+        let flag_expire_pending = async {
+            match &stripe_warning {
+                Some(_) => Payment::set_expire_pending(conn, payment_id, true).await,
+                None => Ok(()),
+            }
+        };
+        let (_, _, payment, _, released) = futures::try_join!(
+            store_mirror.map_err(DomainError::from),
+            flag_expire_pending.map_err(DomainError::from),
             move_payment(conn, &payment, PaymentStatus::Cancelled, actor, &detail),
             move_order(conn, &order, OrderStatus::Cancelled, actor, &detail),
             release_reservations(conn, &order, &items),
