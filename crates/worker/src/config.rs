@@ -151,13 +151,13 @@ impl WorkerConfig {
             },
             session_ttl,
             queue_prefix: env.get("QUEUE_PREFIX").unwrap_or_default(),
-            worker_concurrency: count(env, "WORKER_CONCURRENCY", 4)?,
+            worker_concurrency: count(env, "WORKER_CONCURRENCY", 8)?,
             sweep_concurrency: count(env, "SWEEP_CONCURRENCY", 4)?,
             shutdown_timeout: secs(env, "WORKER_SHUTDOWN_TIMEOUT_SECS", 30, 1)?,
             task_retention: retention,
             maintenance_interval: secs(env, "MAINTENANCE_INTERVAL_SECS", 3600, 1)?,
             log_format,
-            db_pool_size: parsed(env, "WORKER_DB_POOL_SIZE", 10u32)?.max(2),
+            db_pool_size: parsed(env, "WORKER_DB_POOL_SIZE", 16u32)?.max(2),
         })
     }
 }
