@@ -1,7 +1,7 @@
 //! `POST /api/payments/{id}/cancel/`: owner/staff, idempotent, Stripe down,
 //! already paid.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Options, spawn_app, spawn_app_with};
 use domain::PaymentId;
 use domain::models::payment::Payment;
 use reqwest::Method;
@@ -184,4 +184,38 @@ async fn cancel_honours_idempotency_keys() {
     let second: Value = second.json().await.unwrap();
     assert_eq!(first, second);
     assert_eq!(second["message"], "Pago cancelado exitosamente");
+}
+
+/// The body is read only once the caller is known: not logged in is 401
+/// whatever the body's size; logged in, an oversized body is 413 and
+/// cancels nothing.
+#[tokio::test]
+async fn an_anonymous_cancel_is_401_whatever_its_body_and_an_oversized_one_cancels_nothing() {
+    let app = spawn_app_with(Options {
+        json_body_limit: 1024,
+        ..Options::default()
+    })
+    .await;
+    let ana = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&ana).await;
+    let id = app.paid_for_checkout(&browser, 1).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/payments/{id}/cancel/");
+    let big = json!({ "padding": "x".repeat(4096) });
+
+    let anonymous = app.post_json(&app.anonymous(), &path, &big).await;
+    assert_eq!(anonymous.status(), 401);
+    let oversized = app.post_json(&browser, &path, &big).await;
+    assert_eq!(oversized.status(), 413);
+    let body: Value = oversized.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "El cuerpo de la petición es demasiado grande."
+    );
+    let status: Value = app.status(&browser, &id).await.json().await.unwrap();
+    assert_eq!(status["payment_status"], "PENDING");
+
+    assert_eq!(app.cancel(&browser, &id).await.status(), 200);
 }
