@@ -1,11 +1,32 @@
-//! Reading JSON request bodies by hand where DRF-style field errors are
-//! needed: malformed JSON → 400 `{"detail"}`, bad fields → 400 `{"field": [..]}`.
+//! Reading request bodies by hand: where DRF-style field errors are
+//! needed (malformed JSON → 400 `{"detail"}`, bad fields → 400
+//! `{"field": [..]}`), and where the body must be read after the caller
+//! is known.
 
 use crate::error::ApiError;
 use crate::messages;
 use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, Payload};
 use domain::i18n::Lang;
 use serde_json::{Map, Value};
+
+/// The whole body, at most `limit` bytes (413 beyond, as the `Bytes`
+/// extractor answers).
+pub async fn limited_bytes(payload: Payload, limit: usize, lang: Lang) -> Result<Bytes, ApiError> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            messages::INVALID_BODY,
+            lang,
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            messages::PAYLOAD_TOO_LARGE,
+            lang,
+        )),
+    }
+}
 
 /// The body as a JSON object; an empty body counts as `{}` when allowed.
 pub fn json_object(

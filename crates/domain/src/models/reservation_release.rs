@@ -23,7 +23,7 @@ pub enum Resource {
 
 impl Resource {
     /// The ledger's key for it (`stock:<id>` / `coupon:<id>`).
-    pub fn key(self) -> String {
+    fn key(self) -> String {
         match self {
             Resource::Stock(id) => format!("stock:{id}"),
             Resource::Coupon(id) => format!("coupon:{id}"),

@@ -4,6 +4,7 @@ use crate::helpers::{Ctx, user_actor};
 use diesel_async::RunQueryDsl;
 use domain::PaymentStatus;
 use domain::audit::{self, Entity};
+use domain::models::payment::Payment;
 use domain::services::cancel_payment;
 
 async fn released_rows(ctx: &Ctx) -> i64 {
@@ -39,15 +40,15 @@ async fn failure_after_the_payment_transition_rolls_back_status_audit_and_releas
     .await
     .unwrap();
 
-    let result = cancel_payment(
-        &mut *ctx.db.conn().await,
-        ctx.stripe.as_ref(),
-        payment.id,
-        &user_actor(),
-    )
-    .await;
+    let mut conn = ctx.db.conn().await;
+    let result = cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor()).await;
 
     assert!(result.is_err());
+    // The failure came in the middle of a pipeline: the connection the
+    // rest of it was sent on still answers its own queries.
+    let seen = Payment::find(&mut conn, payment.id).await.unwrap().unwrap();
+    assert_eq!(seen.status, PaymentStatus::Pending);
+    drop(conn);
     assert_eq!(ctx.payment(payment.id).await.status, PaymentStatus::Pending);
     assert_eq!(
         ctx.units_sold(ctx.fx.product).await,

@@ -3,12 +3,12 @@
 
 use super::lookup::caller_and_payment;
 use crate::auth::Caller;
+use crate::body::limited_bytes;
 use crate::error::{ApiError, OrApi};
 use crate::idempotency::{Reply, key_of, request_hash, run_once};
 use crate::messages;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::i18n::Lang;
 use domain::services::{CancelOutcome, cancel_read_payment};
@@ -55,25 +55,6 @@ pub fn cancel_body(outcome: &CancelOutcome, lang: Lang) -> CancelBody {
     }
 }
 
-/// The body (hashed for `Idempotency-Key`), read only once the caller is
-/// known: a request that is not logged in is 401 whatever its size, as
-/// when a body extractor ran after the authentication extractor.
-async fn read_body(payload: web::Payload, limit: usize, lang: Lang) -> Result<Bytes, ApiError> {
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(_)) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            messages::INVALID_BODY,
-            lang,
-        )),
-        Err(_) => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            messages::PAYLOAD_TOO_LARGE,
-            lang,
-        )),
-    }
-}
-
 #[utoipa::path(post, path = "/api/payments/{id}/cancel/", tag = "payments",
     request_body(content = String, description = "Empty (or any JSON); part of the idempotency hash", content_type = "application/json"),
     params(("id" = String, Path, description = "Payment UUID"),
@@ -93,7 +74,9 @@ pub async fn post_cancel(
         caller_and_payment(&caller, &conn, &id).await?
     };
     let lang = auth.lang;
-    let body = read_body(payload, state.settings.json_body_limit, lang).await?;
+    // Read only now, once the caller is known: not logged in is 401
+    // whatever the body, as when a body extractor followed the auth one.
+    let body = limited_bytes(payload, state.settings.json_body_limit, lang).await?;
     let key = key_of(&req, lang)?;
     let view = view.ok_or_else(|| ApiError::not_found(lang))?;
     let actor = auth.actor_for(view.payment.user_id);
