@@ -190,21 +190,28 @@ enum Start {
     Finished(Box<TaskRecord>),
 }
 
+/// Marks the task STARTED (one statement), unless it already finished.
 async fn start<T>(ctx: &AppContext, info: &TaskInfo<'_, T>) -> Result<Start, String> {
     let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
-    let existing = TaskRecord::create(
+    let task = info.task;
+    let attempt = i32::try_from(task.attempt).unwrap_or(i32::MAX);
+    let started = TaskRecord::start(
         &mut conn,
-        &info.task.record_id,
+        &task.record_id,
         info.job_name,
-        None,
         info.payment_id,
+        attempt,
     )
     .await
     .map_err(|e| e.to_string())?;
-    if existing.state().is_ready() {
-        return Ok(Start::Finished(Box::new(existing)));
+    if started.is_some() {
+        return Ok(Start::Run);
     }
-    Ok(Start::Run)
+    match TaskRecord::find(&mut conn, &task.record_id).await {
+        Ok(Some(done)) => Ok(Start::Finished(Box::new(done))),
+        Ok(None) => Err(format!("task record {} vanished", task.record_id)),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Runs `work` as the task `info` describes and records every step.
@@ -241,15 +248,6 @@ where
         );
         return fail(ctx, &info, &error, started).await;
     }
-    record(
-        ctx,
-        &task.record_id,
-        TaskState::Started,
-        task.attempt,
-        None,
-        None,
-    )
-    .await;
     m::job_started(info.job_name);
     let outcome = AssertUnwindSafe(work).catch_unwind().await;
     let outcome = outcome.unwrap_or_else(|panic| {

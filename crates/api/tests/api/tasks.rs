@@ -131,6 +131,7 @@ async fn task_status_shows_the_result_of_a_finished_task() {
     assert_eq!(task["ready"], true);
     assert_eq!(task["result"], result);
     assert_eq!(task["message"], "Task completed successfully");
+    assert_eq!(task["attempts"], 1);
 }
 
 #[tokio::test]
@@ -166,6 +167,45 @@ async fn test_cancellation_lists_open_payments_for_staff_only_in_production() {
         body["test_endpoints"]["cancel"],
         "POST /api/payments/{payment_id}/cancel/"
     );
+}
+
+#[tokio::test]
+async fn test_cancellation_is_open_to_anyone_in_development_and_to_no_anonymous_caller_elsewhere() {
+    let production = spawn_app().await;
+    let anonymous = reqwest::Client::new()
+        .get(format!(
+            "{}/api/payments/test_cancellation/",
+            production.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let app = spawn_app_with(Options {
+        app_env: AppEnv::Development,
+        ..Options::default()
+    })
+    .await;
+    let ana = app.create_user("ana@example.com", false).await;
+    let ana = app.browser(&ana).await;
+    let checkout = app.paid_for_checkout(&ana, 1).await;
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{}/api/payments/test_cancellation/", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["payments"][0]["payment_id"], checkout["payment_id"]);
+    let unknown = app
+        .get(
+            &ana,
+            "/api/payments/test_cancellation/?payment_id=0b6f3c1e-8f43-4a57-9d7c-3f7a1c2b9e10",
+        )
+        .await;
+    assert_eq!(unknown.status(), 404);
 }
 
 #[tokio::test]

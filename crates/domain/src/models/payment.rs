@@ -57,7 +57,6 @@ pub struct SessionMirror {
     /// `Some(None)` clears the URL: Stripe drops it once the session closes.
     pub stripe_checkout_url: Option<Option<String>>,
     pub expires_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
 }
 
 impl From<&CheckoutSession> for SessionMirror {
@@ -69,7 +68,6 @@ impl From<&CheckoutSession> for SessionMirror {
             stripe_payment_intent_id: session.payment_intent_id.clone(),
             stripe_checkout_url: Some(session.url.clone()),
             expires_at: session.expires_at,
-            updated_at: OffsetDateTime::now_utc(),
         }
     }
 }
@@ -154,7 +152,7 @@ impl Payment {
         mirror: &SessionMirror,
     ) -> QueryResult<()> {
         diesel::update(payments::table.find(id))
-            .set(mirror)
+            .set((mirror, payments::updated_at.eq(OffsetDateTime::now_utc())))
             .execute(&mut { conn })
             .await
             .map(drop)

@@ -47,6 +47,9 @@ impl TaskState {
     }
 }
 
+/// The states [`TaskState::is_ready`] calls finished, as stored.
+const FINISHED: [&str; 2] = ["SUCCESS", "FAILURE"];
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = task_records, check_for_backend(diesel::pg::Pg))]
 pub struct TaskRecord {
@@ -99,6 +102,45 @@ impl TaskRecord {
         }
     }
 
+    /// Marks the task STARTED for its 1-based `attempt` in one statement,
+    /// recording it first when it has no record (a job pushed by hand).
+    /// `None`: the task has already finished (a duplicate delivery), and
+    /// its record is left as it is.
+    pub async fn start(
+        conn: &mut AsyncPgConnection,
+        id: &str,
+        job_name: &str,
+        payment_id: Option<PaymentId>,
+        attempt: i32,
+    ) -> QueryResult<Option<Self>> {
+        let now = OffsetDateTime::now_utc();
+        let started = (
+            task_records::status.eq(TaskState::Started.as_str()),
+            task_records::attempts.eq(attempt),
+            task_records::updated_at.eq(now),
+        );
+        let upsert = diesel::insert_into(task_records::table)
+            .values((
+                task_records::id.eq(id),
+                task_records::job_name.eq(job_name),
+                task_records::payment_id.eq(payment_id),
+                started,
+            ))
+            .on_conflict(task_records::id)
+            .do_update()
+            .set((
+                started,
+                task_records::result.eq(None::<serde_json::Value>),
+                task_records::error.eq(None::<String>),
+            ));
+        // `DO UPDATE ... WHERE`: the upsert's own `filter`, not QueryDsl's.
+        diesel::query_dsl::methods::FilterDsl::filter(upsert, task_records::status.ne_all(FINISHED))
+            .returning(Self::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<Self>> {
         task_records::table
             .find(id)
@@ -124,7 +166,7 @@ impl TaskRecord {
         diesel::update(
             task_records::table
                 .find(id)
-                .filter(task_records::status.ne_all(["SUCCESS", "FAILURE"])),
+                .filter(task_records::status.ne_all(FINISHED)),
         )
         .set((
             task_records::status.eq(state.as_str()),

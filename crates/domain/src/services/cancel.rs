@@ -5,7 +5,7 @@
 use super::complete::complete_payment;
 use super::release::{ReleaseSummary, release_reservations};
 use super::stripe_side::{StripeSide, close_session};
-use super::transition::{move_order, move_payment};
+use super::transition::{AlsoWrite, move_order, move_payment};
 use crate::audit::Actor;
 use crate::error::DomainError;
 use crate::gateway::{CheckoutSession, StripeGateway};
@@ -14,7 +14,6 @@ use crate::models::payment::{Payment, SessionMirror};
 use crate::states::{OrderStatus, PaymentStatus};
 use crate::values::ids::PaymentId;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures::TryFutureExt;
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -142,24 +141,19 @@ pub async fn release(
             "stripe_session_id": payment.stripe_session_id,
             "stripe_warning": stripe_warning,
         });
-        // The mirror and the "Stripe still to be told" flag are written
-        // first, so the moved payment answered below includes them.
-        let store_mirror = async {
-            match &mirror {
-                Some(mirror) => Payment::store_mirror(conn, payment_id, mirror).await,
-                None => Ok(()),
-            }
+        let also = AlsoWrite {
+            mirror: mirror.as_ref(),
+            expire_pending: stripe_warning.as_ref().map(|_| true),
         };
-        let flag_expire_pending = async {
-            match &stripe_warning {
-                Some(_) => Payment::set_expire_pending(conn, payment_id, true).await,
-                None => Ok(()),
-            }
-        };
-        let (_, _, payment, _, released) = futures::try_join!(
-            store_mirror.map_err(DomainError::from),
-            flag_expire_pending.map_err(DomainError::from),
-            move_payment(conn, &payment, PaymentStatus::Cancelled, actor, &detail),
+        let (payment, _, released) = futures::try_join!(
+            move_payment(
+                conn,
+                &payment,
+                PaymentStatus::Cancelled,
+                also,
+                actor,
+                &detail
+            ),
             move_order(conn, &order, OrderStatus::Cancelled, actor, &detail),
             release_reservations(conn, &order, &items),
         )?;

@@ -3,7 +3,7 @@
 //! refunded through Stripe and the payment recorded REFUNDED.
 
 use super::refund::record_refund;
-use super::transition::{move_order, move_payment};
+use super::transition::{AlsoWrite, move_order, move_payment};
 use crate::audit::Actor;
 use crate::error::DomainError;
 use crate::gateway::{CheckoutSession, StripeAction, StripeGateway, StripeIdempotencyKey};
@@ -60,19 +60,23 @@ pub async fn complete_payment(
                 .await?
                 .ok_or(DomainError::PaymentNotFound(payment_id))?;
             let mirror = SessionMirror::from(session);
-            let store_mirror = async {
-                Payment::store_mirror(conn, payment_id, &mirror)
-                    .await
-                    .map_err(DomainError::from)
-            };
             let action = match payment.status {
                 _ if !paid => CompletionAction::AwaitingPayment,
                 PaymentStatus::Pending | PaymentStatus::Failed => {
                     let detail = json!({ "stripe_session_id": session.id });
-                    // Mirror first, so the moved payment answered includes it.
-                    let (_, moved, _) = futures::try_join!(
-                        store_mirror,
-                        move_payment(conn, &payment, PaymentStatus::Completed, actor, &detail),
+                    let also = AlsoWrite {
+                        mirror: Some(&mirror),
+                        expire_pending: None,
+                    };
+                    let (moved, _) = futures::try_join!(
+                        move_payment(
+                            conn,
+                            &payment,
+                            PaymentStatus::Completed,
+                            also,
+                            actor,
+                            &detail
+                        ),
                         move_order(conn, &order, OrderStatus::Completed, actor, &detail),
                     )?;
                     return Ok((CompletionAction::Completed, Some(moved)));
@@ -82,7 +86,7 @@ pub async fn complete_payment(
                 }
                 PaymentStatus::Cancelled => CompletionAction::RefundedLatePayment,
             };
-            store_mirror.await?;
+            Payment::store_mirror(conn, payment_id, &mirror).await?;
             Ok::<_, DomainError>((action, None))
         })
         .await?;

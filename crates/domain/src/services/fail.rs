@@ -1,7 +1,7 @@
 //! A failed card (`payment_intent.payment_failed`): PENDING → FAILED with
 //! the reason. The session stays open, so the customer may still pay.
 
-use super::transition::move_payment;
+use super::transition::{AlsoWrite, move_payment};
 use crate::audit::Actor;
 use crate::error::DomainError;
 use crate::models::payment::Payment;
@@ -28,7 +28,15 @@ pub async fn record_payment_failed(
         if payment.status == PaymentStatus::Pending {
             let detail =
                 json!({ "error_message": error_message, "payment_intent_id": payment_intent_id });
-            move_payment(conn, &payment, PaymentStatus::Failed, actor, &detail).await?;
+            move_payment(
+                conn,
+                &payment,
+                PaymentStatus::Failed,
+                AlsoWrite::default(),
+                actor,
+                &detail,
+            )
+            .await?;
         }
         if payment.status.is_open() {
             diesel::update(payments::table.find(payment_id))

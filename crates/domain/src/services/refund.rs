@@ -1,7 +1,7 @@
 //! Recording a refund (`charge.refunded`, or our own refund of a late
 //! payment): COMPLETED or CANCELLED → REFUNDED, idempotently.
 
-use super::transition::move_payment;
+use super::transition::{AlsoWrite, move_payment};
 use crate::audit::Actor;
 use crate::error::DomainError;
 use crate::models::payment::Payment;
@@ -20,7 +20,15 @@ pub async fn record_refund(
             .await?
             .ok_or(DomainError::PaymentNotFound(payment_id))?;
         if payment.status != PaymentStatus::Refunded {
-            move_payment(conn, &payment, PaymentStatus::Refunded, actor, detail).await?;
+            move_payment(
+                conn,
+                &payment,
+                PaymentStatus::Refunded,
+                AlsoWrite::default(),
+                actor,
+                detail,
+            )
+            .await?;
         }
         Payment::find(conn, payment_id)
             .await?

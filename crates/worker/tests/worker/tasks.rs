@@ -76,3 +76,92 @@ async fn finished_work_is_recorded_success_after_the_database_drops_the_write() 
     assert_eq!(record.state(), TaskState::Success, "{record:?}");
     assert_eq!(record.result, Some(json!({ "done": true })));
 }
+
+fn manual_job() -> PaymentJob {
+    PaymentJob::ManualPaymentCancellation {
+        payment_id: PaymentId::new(),
+        actor: Actor::new(AuditSource::Staff, "staff@example.com"),
+    }
+}
+
+async fn record_of(env: &TestEnv, id: &str) -> TaskRecord {
+    TaskRecord::find(&mut *env.db.conn().await, id)
+        .await
+        .expect("read")
+        .expect("record")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_task_runs_as_started_with_its_attempt_and_without_the_last_error() {
+    let env = TestEnv::new().await;
+    let job = manual_job();
+    let task = TaskRef::parse_str("retried-task~2");
+    {
+        let mut db = env.db.conn().await;
+        TaskRecord::create(&mut db, "retried-task", "record_test", None, None)
+            .await
+            .expect("create");
+        TaskRecord::transition(
+            &mut db,
+            "retried-task",
+            TaskState::Retry,
+            1,
+            None,
+            Some("boom"),
+        )
+        .await
+        .expect("retry");
+    }
+    let storage = env.queue.payments_storage();
+    let info = TaskInfo {
+        job_name: "record_test",
+        task: &task,
+        payment_id: None,
+        retry_on: &storage,
+        job: &job,
+    };
+
+    let seen_while_running = run_tracked(&env.ctx, info, async {
+        let record = record_of(&env, "retried-task").await;
+        Ok(json!({ "state": record.status, "attempts": record.attempts, "error": record.error }))
+    })
+    .await
+    .expect("ran");
+
+    assert_eq!(
+        seen_while_running,
+        json!({ "state": "STARTED", "attempts": 2, "error": null })
+    );
+    let record = record_of(&env, "retried-task").await;
+    assert_eq!(record.state(), TaskState::Success);
+    assert_eq!(record.attempts, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_pushed_without_a_record_gets_one_and_a_finished_task_is_not_run_again() {
+    let env = TestEnv::new().await;
+    let job = manual_job();
+    let task = TaskRef::parse_str("pushed-by-hand");
+    let storage = env.queue.payments_storage();
+    let info = || TaskInfo {
+        job_name: "record_test",
+        task: &task,
+        payment_id: None,
+        retry_on: &storage,
+        job: &job,
+    };
+
+    let first = run_tracked(&env.ctx, info(), async { Ok(json!({ "run": 1 })) })
+        .await
+        .expect("first delivery");
+    let second = run_tracked(&env.ctx, info(), async { Ok(json!({ "run": 2 })) })
+        .await
+        .expect("second delivery");
+
+    assert_eq!(first, json!({ "run": 1 }));
+    assert_eq!(second["duplicate"], json!(true), "{second}");
+    let record = record_of(&env, "pushed-by-hand").await;
+    assert_eq!(record.job_name, "record_test");
+    assert_eq!(record.state(), TaskState::Success);
+    assert_eq!(record.result, Some(json!({ "run": 1 })));
+}

@@ -25,6 +25,9 @@ pub struct TaskStatusBody {
     pub result: Value,
     #[schema(example = "Tarea completada exitosamente")]
     pub message: &'static str,
+    /// Attempts started so far (SPEC §7); 0 while it waits for its first.
+    #[schema(example = 1)]
+    pub attempts: i32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +88,7 @@ pub async fn get_task_status(
         ready: task_state.is_ready(),
         result: result(&record),
         message: message(task_state).get(lang),
+        attempts: record.attempts,
         task_id: record.id,
     }))
 }
