@@ -70,6 +70,7 @@ messages! {
     TASK_FAILURE => "La tarea falló", "Task failed";
     SYNC_EXPIRED => "La sesión ha expirado y se está procesando la cancelación", "The session has expired and the cancellation is being processed";
     SYNC_COMPLETED => "El pago se completó en Stripe y se ha registrado", "The payment was completed in Stripe and has been recorded";
+    SYNC_REFUNDED => "El pago llegó después de la cancelación y se ha reembolsado", "The payment arrived after the cancellation and has been refunded";
     SYNC_OPEN => "La sesión de Stripe sigue abierta", "The Stripe session is still open";
     SYNC_UNCHANGED => "El estado del pago ya coincide con Stripe", "The payment status already matches Stripe";
     SYNC_NO_SESSION => "El pago no tiene sesión de Stripe", "The payment has no Stripe session";

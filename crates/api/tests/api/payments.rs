@@ -5,7 +5,7 @@ use crate::helpers::{DEAD_REDIS_URL, Options, spawn_app, spawn_app_with};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
-use stripe_emulator::PayOutcome;
+use stripe_emulator::{Fault, PayOutcome};
 
 fn id_of(body: &Value) -> String {
     body["payment_id"].as_str().unwrap().to_owned()
@@ -234,6 +234,63 @@ async fn sync_status_completes_a_paid_payment() {
         .await
         .unwrap();
     assert_eq!(again["status"], "unchanged");
+}
+
+#[tokio::test]
+async fn sync_status_refunds_a_payment_paid_after_it_was_cancelled() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await.english();
+    let checkout = app.paid_for_checkout(&browser, 1).await;
+    let session_id = checkout["session_id"].as_str().unwrap();
+    // Stripe refuses the expiry, so the session stays payable after the
+    // local cancellation (reads still work).
+    app.stripe.inject_fault(Fault {
+        count: 20,
+        status: Some(503),
+        retry_after: None,
+        delay_ms: 0,
+        path_prefix: Some(format!("/v1/checkout/sessions/{session_id}/expire")),
+        method: None,
+    });
+    let cancelled: Value = app
+        .cancel(&browser, &id_of(&checkout))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["payment_status"], "CANCELLED");
+    app.stripe
+        .pay_session(session_id, PayOutcome::Succeed)
+        .unwrap();
+
+    let synced: Value = app
+        .sync_status(&browser, &id_of(&checkout))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let again: Value = app
+        .sync_status(&browser, &id_of(&checkout))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(synced["status"], "completed", "{synced}");
+    assert_eq!(synced["payment_status"], "REFUNDED");
+    assert_eq!(
+        synced["message"],
+        "The payment arrived after the cancellation and has been refunded"
+    );
+    assert_eq!(again["status"], "unchanged", "{again}");
+    let refunds = app
+        .stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/refunds")
+        .count();
+    assert_eq!(refunds, 1, "one refund whatever the syncs");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `POST /api/payments/{id}/sync_status/`: reads the session from Stripe,
-//! stores it, completes a paid payment now, and enqueues the cancellation
-//! of an expired one (`status` ∈ expired/completed/open/unchanged/no_session).
+//! stores it, completes a paid payment now (refunds it, SPEC §5.5, when it
+//! was already cancelled), and enqueues the cancellation of an expired one
+//! (`status` ∈ expired/completed/open/unchanged/no_session).
 
 use super::lookup::visible_payment;
 use crate::auth::Authenticated;
@@ -8,9 +9,11 @@ use crate::error::{ApiError, OrApi};
 use crate::messages::{self, Msg};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
+use domain::PaymentStatus;
 use domain::gateway::SessionStatus;
 use domain::jobs::PaymentJob;
 use domain::models::payment::{Payment, SessionMirror};
+use domain::services::complete::CompletionAction;
 use domain::services::complete_payment;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -84,13 +87,19 @@ pub async fn post_sync_status(
     let stripe_status = Some(session.status.as_str());
     let actor = auth.actor_for(payment.user_id);
     let open = payment.status.is_open();
-    let body = if session.is_paid() && open {
+    // Money for a cancelled payment goes back now, not at the next sweep.
+    let paid_late = payment.status == PaymentStatus::Cancelled;
+    let body = if session.is_paid() && (open || paid_late) {
         let outcome = complete_payment(&mut conn, state.gateway.as_ref(), &session, &actor)
             .await
             .or_api(lang)?;
+        let message = match outcome.action {
+            CompletionAction::RefundedLatePayment => messages::SYNC_REFUNDED,
+            _ => messages::SYNC_COMPLETED,
+        };
         answer(
             "completed",
-            messages::SYNC_COMPLETED,
+            message,
             &auth,
             outcome.payment.status.as_str(),
             stripe_status,
