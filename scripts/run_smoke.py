@@ -285,7 +285,7 @@ def main():
         BOARD_BIND=f"127.0.0.1:{free_port()}",
         EMULATOR_BIND=f"127.0.0.1:{free_port()}",
         APP_ENV="development",
-        RUST_LOG="warn",
+        RUST_LOG="info",
     )
     env.pop("STRIPE_SECRET_KEY", None)
     env.pop("STRIPE_API_BASE", None)

@@ -42,8 +42,10 @@ impl BoardHandle {
         self.addr
     }
 
+    /// Stops at once: an operator's page (and its open event streams) must
+    /// not hold a worker's exit up past its shutdown timeout.
     pub async fn stop(self) {
-        self.server.stop(true).await;
+        self.server.stop(false).await;
         let _ = self.task.await;
     }
 }

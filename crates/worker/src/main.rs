@@ -19,8 +19,28 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("payments-worker: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    // Dropping a runtime waits for every blocking call still running; one
+    // stuck on I/O must not keep a stopped worker alive.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    code
+}
+
+/// How long a stopped worker waits for stray blocking calls before exiting.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn run() -> ExitCode {
     let config = match WorkerConfig::from_env() {
         Ok(config) => config,
         Err(e) => {

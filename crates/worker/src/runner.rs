@@ -243,13 +243,13 @@ impl WorkerHandle {
     /// timeout cut jobs off (other workers take them back as orphans).
     pub async fn shutdown(self) -> bool {
         let _ = self.stop.send(true);
+        if let Some(board) = self.board {
+            board.stop().await;
+        }
         let all = futures::future::join_all(self.tasks);
         let clean = tokio::time::timeout(self.shutdown_timeout, all)
             .await
             .is_ok();
-        if let Some(board) = self.board {
-            board.stop().await;
-        }
         if !clean {
             tracing::warn!(target: "payments",
                 "shutdown timeout reached; unfinished jobs are left to orphan recovery");
