@@ -131,6 +131,15 @@ def session_processes(sid):
     return pids
 
 
+def interruptible():
+    """Ctrl+C at a terminal reaches scripts/run with SIGINT's default
+    disposition. A runner that starts this smoke in the background (`cmd &`
+    in a non-interactive shell) passes SIGINT down *ignored*, and bash cannot
+    trap a signal ignored on entry, so the Ctrl+C check would fail for a
+    reason no user meets (seen in CI runs started with `setsid nohup … &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Stack:
     def __init__(self, args, env, log_path):
         self.ports = {name: int(env[name].rsplit(":", 1)[1]) for name in ("API_BIND", "BOARD_BIND", "EMULATOR_BIND")}
@@ -142,6 +151,7 @@ class Stack:
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=interruptible,
         )
 
     def stop(self, signum):
