@@ -5,10 +5,11 @@ use crate::auth::{Authenticated, Caller};
 use crate::error::{ApiError, OrApi};
 use diesel_async::AsyncPgConnection;
 use domain::PaymentId;
+use domain::i18n::Lang;
 use domain::queries::payments::{PaymentView, Visibility, find_visible};
 
-pub fn parse_id(raw: &str, auth: &Authenticated) -> Result<PaymentId, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found(auth.lang))
+pub fn parse_id(raw: &str, lang: Lang) -> Result<PaymentId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(lang))
 }
 
 pub fn visibility(auth: &Authenticated) -> Visibility {
@@ -25,7 +26,7 @@ pub async fn visible_payment(
     raw_id: &str,
     auth: &Authenticated,
 ) -> Result<PaymentView, ApiError> {
-    let id = parse_id(raw_id, auth)?;
+    let id = parse_id(raw_id, auth.lang)?;
     find_visible(conn, id, visibility(auth))
         .await
         .or_api(auth.lang)?

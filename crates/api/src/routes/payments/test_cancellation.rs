@@ -1,7 +1,7 @@
 //! `GET /api/payments/test_cancellation/` (staff, or anyone in
 //! development): the payments one could cancel, in the seed's shape.
 
-use super::lookup::visibility;
+use super::lookup::{parse_id, visibility};
 use super::view::timestamp;
 use crate::auth::{Authenticated, MaybeAuthenticated};
 use crate::error::{ApiError, OrApi};
@@ -91,11 +91,10 @@ pub async fn get_test_cancellation(
     state: web::Data<AppState>,
     query: web::Query<TestQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = caller.as_ref().map_or(lang, |auth| auth.lang);
     let scope = listing_scope(caller.as_ref(), &state, lang)?;
     let mut conn = state.pool.get().await.or_api(lang)?;
     let views = if let Some(raw) = query.payment_id.as_deref() {
-        let id = raw.parse().map_err(|_| ApiError::not_found(lang))?;
+        let id = parse_id(raw, lang)?;
         let found = find_visible(&conn, id, scope).await.or_api(lang)?;
         vec![found.ok_or_else(|| ApiError::not_found(lang))?]
     } else {
