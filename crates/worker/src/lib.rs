@@ -21,6 +21,7 @@ pub mod tasks;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod wakeup;
 
 pub use app::build_context;
 pub use chain::{

@@ -4,6 +4,7 @@
 //! apalis's push returns no id, so the id is made here (a ULID) and given
 //! to the task; see `shared/notes/apalis-1.0.md` §1.
 
+use crate::wakeup;
 use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{Config, RedisStorage};
 use diesel_async::AsyncPgConnection;
@@ -26,6 +27,7 @@ pub enum QueueError {
 pub struct JobQueue {
     payments: RedisStorage<PaymentJob>,
     sweep: RedisStorage<CleanExpiredSessions>,
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
 }
@@ -33,9 +35,7 @@ pub struct JobQueue {
 /// A Redis connection that reconnects by itself and never waits long: the
 /// default 500 ms response timeout is fatal to apalis workers under load,
 /// and an unbounded one would hang requests while Redis is down.
-pub async fn connect_redis(redis_url: &str) -> Result<ConnectionManager, QueueError> {
-    let client =
-        redis::Client::open(redis_url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+async fn connect_redis(client: &redis::Client) -> Result<ConnectionManager, QueueError> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(5)))
@@ -46,30 +46,35 @@ pub async fn connect_redis(redis_url: &str) -> Result<ConnectionManager, QueueEr
         .map_err(|e| QueueError::Unavailable(e.to_string()))
 }
 
+/// A queue's name in Redis: `prefix` isolates deployments sharing one.
+fn queue_name(prefix: &str, queue: &str) -> String {
+    format!("{prefix}{queue}")
+}
+
 /// The apalis configuration of a queue. `prefix` isolates deployments (and
 /// tests) sharing one Redis; orphaned jobs of a dead worker are taken back
 /// after 5 s × 4 missed heartbeats instead of apalis's default 300 s.
 pub fn queue_config(prefix: &str, queue: &str) -> Config {
     Config::default()
-        .queue(format!("{prefix}{queue}"))
+        .queue(queue_name(prefix, queue))
         .heartbeat_interval(Duration::from_secs(5))
         .missed_heartbeats(4)
 }
 
 impl JobQueue {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub async fn connect(redis_url: &str, prefix: impl Into<String>) -> Result<Self, QueueError> {
+        let client =
+            redis::Client::open(redis_url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let conn = connect_redis(&client).await?;
         let prefix = prefix.into();
-        Self {
+        Ok(Self {
             payments: RedisStorage::new(conn.clone())
                 .with_config(queue_config(&prefix, PAYMENTS_QUEUE)),
             sweep: RedisStorage::new(conn.clone()).with_config(queue_config(&prefix, SWEEP_QUEUE)),
+            client,
             conn,
             prefix,
-        }
-    }
-
-    pub async fn connect(redis_url: &str, prefix: impl Into<String>) -> Result<Self, QueueError> {
-        Ok(Self::new(connect_redis(redis_url).await?, prefix))
+        })
     }
 
     pub fn prefix(&self) -> &str {
@@ -86,6 +91,24 @@ impl JobQueue {
 
     pub fn redis(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// When a worker of `queue` fetches: at once when a task is pushed to
+    /// it, and on the poll timer (see [`wakeup`]).
+    pub fn fetch_strategy(
+        &self,
+        queue: &str,
+        poll_interval: Duration,
+    ) -> apalis::prelude::Strategy {
+        wakeup::fetch_strategy(
+            self.client.clone(),
+            &queue_name(&self.prefix, queue),
+            poll_interval,
+        )
+    }
+
+    async fn pushed(&self, queue: &str) {
+        wakeup::announce(&mut self.conn.clone(), &queue_name(&self.prefix, queue)).await;
     }
 
     /// Redis answers a PING.
@@ -113,7 +136,9 @@ impl JobQueue {
             .task_id(TaskId::from_string(id.clone()))
             .build();
         let pushed = self.payments.clone().push_task(task).await;
-        settle_push(db, &id, pushed.map_err(|e| e.to_string())).await
+        let id = settle_push(db, &id, pushed.map_err(|e| e.to_string())).await?;
+        self.pushed(PAYMENTS_QUEUE).await;
+        Ok(id)
     }
 
     /// Enqueues a sweep run, to start after `delay` (if any).
@@ -131,7 +156,11 @@ impl JobQueue {
             builder = builder.run_after(delay);
         }
         let pushed = self.sweep.clone().push_task(builder.build()).await;
-        settle_push(db, &id, pushed.map_err(|e| e.to_string())).await
+        let id = settle_push(db, &id, pushed.map_err(|e| e.to_string())).await?;
+        if delay.is_none() {
+            self.pushed(SWEEP_QUEUE).await;
+        }
+        Ok(id)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::jobs::handle_payment_job;
 use crate::maintenance;
 use crate::metrics as m;
 use crate::queue::queue_config;
-use apalis::prelude::{BackendExt, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerBuilderExt};
 use apalis_redis::{Config, RedisStorage};
 use domain::jobs::{PAYMENTS_QUEUE, SWEEP_QUEUE};
 use domain::models::payment::Payment;
@@ -52,6 +52,11 @@ pub fn worker_queue_config(ctx: &AppContext, queue: &str, batch: usize) -> Confi
         .batch_size(batch.max(1))
 }
 
+fn fetch_strategy(ctx: &AppContext, queue: &str) -> Strategy {
+    ctx.queue
+        .fetch_strategy(queue, ctx.config.queue.poll_interval)
+}
+
 async fn stopped(mut stop: watch::Receiver<bool>) -> Result<(), std::io::Error> {
     let _ = stop.wait_for(|s| *s).await;
     Ok(())
@@ -65,7 +70,7 @@ async fn run_payments_worker(
     let n = ctx.config.worker_concurrency;
     let storage = RedisStorage::<Value>::new(ctx.queue.redis())
         .with_config(worker_queue_config(&ctx, PAYMENTS_QUEUE, n))
-        .poll_with_interval(ctx.config.queue.poll_interval);
+        .poll_with_strategy(fetch_strategy(&ctx, PAYMENTS_QUEUE));
     let worker = WorkerBuilder::new(name)
         .backend(storage)
         .data(ctx.clone())
@@ -86,7 +91,7 @@ async fn run_sweep_worker(
     // One sweep at a time per process; the sweep has its own concurrency.
     let storage = RedisStorage::<Value>::new(ctx.queue.redis())
         .with_config(worker_queue_config(&ctx, SWEEP_QUEUE, 1))
-        .poll_with_interval(ctx.config.queue.poll_interval);
+        .poll_with_strategy(fetch_strategy(&ctx, SWEEP_QUEUE));
     let worker = WorkerBuilder::new(name)
         .backend(storage)
         .data(ctx.clone())

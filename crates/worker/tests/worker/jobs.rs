@@ -66,6 +66,37 @@ async fn manual_payment_cancellation_job_cancels_and_records_its_result() {
     worker.shutdown().await;
 }
 
+/// The poll timer and apalis's heartbeat (which also fetches) are set far
+/// beyond the test's patience: only the push's announcement on the
+/// queue's wake channel can start these jobs in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pushed_job_starts_at_once_not_at_the_next_poll() {
+    let env = TestEnv::with(&[
+        ("WORKER_POLL_INTERVAL_MS", "600000"),
+        ("WORKER_HEARTBEAT_SECS", "300"),
+    ])
+    .await;
+    let worker = env.start_worker().await;
+    let payment = env.checkout().await;
+    // Past the workers' first fetch at start, so they are idle and parked.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let id = enqueue(
+        &env,
+        PaymentJob::ManualPaymentCancellation {
+            payment_id: payment.id,
+            actor: Actor::new(AuditSource::Staff, "staff@example.com"),
+        },
+    )
+    .await;
+    let record = env
+        .wait_task(&id, Duration::from_secs(10), is_success)
+        .await;
+    assert_eq!(record.attempts, 1);
+    let sweep = env.run_oneoff_sweep(true).await;
+    assert_eq!(sweep.state(), TaskState::Success, "{sweep:?}");
+    worker.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn checkout_session_completed_job_completes_the_payment() {
     let env = TestEnv::new().await;
