@@ -1,7 +1,7 @@
 //! Each job end to end: enqueued through `JobQueue`, handled by a worker,
 //! its effect in the database, its result in the task record.
 
-use crate::support::{TestEnv, is_success};
+use crate::support::{TestEnv, is_success, staff_cancellation};
 use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -44,14 +44,7 @@ async fn manual_payment_cancellation_job_cancels_and_records_its_result() {
     let env = TestEnv::new().await;
     let worker = env.start_worker().await;
     let payment = env.checkout().await;
-    let id = enqueue(
-        &env,
-        PaymentJob::ManualPaymentCancellation {
-            payment_id: payment.id,
-            actor: Actor::new(AuditSource::Staff, "staff@example.com"),
-        },
-    )
-    .await;
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert_eq!(record.state(), TaskState::Success, "{record:?}");
     assert_eq!(record.attempts, 1);
@@ -80,14 +73,7 @@ async fn a_pushed_job_starts_at_once_not_at_the_next_poll() {
     let payment = env.checkout().await;
     // Past the workers' first fetch at start, so they are idle and parked.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let id = enqueue(
-        &env,
-        PaymentJob::ManualPaymentCancellation {
-            payment_id: payment.id,
-            actor: Actor::new(AuditSource::Staff, "staff@example.com"),
-        },
-    )
-    .await;
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
     let record = env
         .wait_task(&id, Duration::from_secs(10), is_success)
         .await;

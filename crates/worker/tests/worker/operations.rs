@@ -1,23 +1,15 @@
 //! Operations: pickup latency, a worker killed mid-job, graceful shutdown,
 //! Redis restarts, the board.
 
-use crate::support::{TestEnv, is_success};
+use crate::support::{TestEnv, is_success, staff_cancellation};
 use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use domain::PaymentStatus;
-use domain::audit::{Actor, AuditSource};
 use domain::jobs::PaymentJob;
 use domain::models::task::TaskState;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use stripe_emulator::Fault;
-
-fn cancel_job(payment: &domain::models::payment::Payment) -> PaymentJob {
-    PaymentJob::ManualPaymentCancellation {
-        payment_id: payment.id,
-        actor: Actor::new(AuditSource::Staff, "ops@example.com"),
-    }
-}
 
 async fn enqueue(env: &TestEnv, job: PaymentJob) -> String {
     env.queue
@@ -63,7 +55,7 @@ async fn an_unannounced_job_on_an_idle_worker_starts_at_the_next_poll() {
     env.queue
         .payments_storage()
         .push_task(
-            TaskBuilder::new(cancel_job(&payment))
+            TaskBuilder::new(staff_cancellation(&payment))
                 .task_id(TaskId::from_string(id.clone()))
                 .build(),
         )
@@ -84,7 +76,7 @@ async fn a_worker_killed_mid_job_has_its_job_completed_by_another() {
     let payment = env.checkout().await;
     slow_expire(&env, 4000);
     let mut first = spawn_worker(&env);
-    let id = enqueue(&env, cancel_job(&payment)).await;
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
     env.wait_task(&id, Duration::from_secs(20), |r| {
         r.state() == TaskState::Started
     })
@@ -111,7 +103,7 @@ async fn sigterm_lets_the_running_job_finish_before_exit() {
     let payment = env.checkout().await;
     slow_expire(&env, 2000);
     let mut child = spawn_worker(&env);
-    let id = enqueue(&env, cancel_job(&payment)).await;
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
     env.wait_task(&id, Duration::from_secs(20), |r| {
         r.state() == TaskState::Started
     })
@@ -181,7 +173,7 @@ async fn the_worker_survives_a_redis_restart_without_a_process_restart() {
     let env = TestEnv::with(&[("REDIS_URL", &url)]).await;
     let worker = env.start_worker().await;
     let before = env.checkout().await;
-    let id = enqueue(&env, cancel_job(&before)).await;
+    let id = enqueue(&env, staff_cancellation(&before)).await;
     assert!(is_success(
         &env.wait_finished(&id, Duration::from_secs(10)).await
     ));
@@ -197,7 +189,12 @@ async fn the_worker_survives_a_redis_restart_without_a_process_restart() {
         // The connection manager reconnects; the first push may still fail.
         match env
             .queue
-            .enqueue(&mut *env.db.conn().await, cancel_job(&after), None, None)
+            .enqueue(
+                &mut *env.db.conn().await,
+                staff_cancellation(&after),
+                None,
+                None,
+            )
             .await
         {
             Ok(id) => break id,
@@ -224,7 +221,7 @@ async fn the_board_shows_queues_tasks_workers_chain_health_and_metrics() {
     .await;
     let worker = env.start_worker().await;
     let payment = env.checkout().await;
-    let id = enqueue(&env, cancel_job(&payment)).await;
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
     env.wait_finished(&id, Duration::from_secs(10)).await;
     let base = format!("http://{}", worker.board_addr().expect("board"));
     let http = reqwest::Client::new();
@@ -314,7 +311,7 @@ async fn an_unreadable_job_payload_does_not_stop_the_worker() {
     .await
     .expect("pushed");
     let payment = env.checkout().await;
-    let id = enqueue(&env, cancel_job(&payment)).await;
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
     let record = env.wait_finished(&id, Duration::from_secs(15)).await;
     assert!(is_success(&record), "{record:?}");
     let config = worker::queue::queue_config(&env.prefix, domain::jobs::PAYMENTS_QUEUE);
@@ -362,7 +359,7 @@ async fn a_job_longer_than_the_orphan_timeout_is_not_taken_by_another_worker() {
     busy.worker_concurrency = 1;
     let a = env.start_worker_with(busy).await;
     slow_expire(&env, 4500);
-    let id = enqueue(&env, cancel_job(&payment)).await;
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
     env.wait_task(&id, Duration::from_secs(10), |r| {
         r.state() == TaskState::Started
     })

@@ -4,7 +4,8 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use domain::jobs::{CleanExpiredSessions, SweepTrigger};
+use domain::audit::{Actor, AuditSource};
+use domain::jobs::{CleanExpiredSessions, PaymentJob, SweepTrigger};
 use domain::models::payment::Payment;
 use domain::models::stripe_event::StoredEvent;
 use domain::models::task::{TaskRecord, TaskState};
@@ -291,6 +292,14 @@ impl TestEnv {
 pub fn config_from(vars: &HashMap<String, String>) -> WorkerConfig {
     let vars = vars.clone();
     WorkerConfig::from(&move |var: &str| vars.get(var).cloned()).expect("valid test config")
+}
+
+/// A staff member's cancellation of `payment`, as a job.
+pub fn staff_cancellation(payment: &Payment) -> PaymentJob {
+    PaymentJob::ManualPaymentCancellation {
+        payment_id: payment.id,
+        actor: Actor::new(AuditSource::Staff, "staff@example.com"),
+    }
 }
 
 pub fn is_success(r: &TaskRecord) -> bool {
