@@ -63,6 +63,7 @@ impl RecordedGateway {
             outcome: result.as_ref().err().map_or("ok", outcome_of).to_owned(),
             error: result.as_ref().err().map(ToString::to_string),
             duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+            created_at: OffsetDateTime::now_utc() - started.elapsed(),
         };
         // The caller usually holds a pooled connection across the Stripe
         // call (cancel, sweep). Waiting here for a second one deadlocked the

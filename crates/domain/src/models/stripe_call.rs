@@ -18,6 +18,9 @@ pub struct NewStripeCall {
     pub outcome: String,
     pub error: Option<String>,
     pub duration_ms: i32,
+    /// When the call was made: a row may be written in the background
+    /// after a later call's row, and the timeline orders calls by this.
+    pub created_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -55,7 +58,7 @@ impl StripeCall {
                     .eq(payment)
                     .or(stripe_calls::object_id.eq_any(objects)),
             )
-            .order(stripe_calls::id.asc())
+            .order((stripe_calls::created_at.asc(), stripe_calls::id.asc()))
             .select(Self::as_select())
             .load(conn)
             .await
