@@ -164,6 +164,19 @@ async fn list_shows_own_payments_to_users_and_all_to_staff() {
         .unwrap();
     assert_eq!(all["count"], 3);
     assert_eq!(app.get(&ana, "/api/payments/?page=9").await.status(), 404);
+    let last: Value = app
+        .get(&ana, "/api/payments/?page_size=1&page=last")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last["count"], 2);
+    assert_eq!(last["next"], Value::Null);
+    assert_eq!(last["results"].as_array().unwrap().len(), 1);
+    assert_ne!(
+        last["results"][0]["payment_id"],
+        page["results"][0]["payment_id"]
+    );
 }
 
 #[tokio::test]

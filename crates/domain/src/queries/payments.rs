@@ -64,34 +64,38 @@ pub async fn find_visible(
     Ok(row.map(into_view))
 }
 
-/// A page of payments, newest first, with the total count.
+/// A page of payments, newest first, with the total count, read in one
+/// round trip (the count and the page pipelined).
 pub async fn list_visible(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     visibility: Visibility,
     statuses: Option<&[PaymentStatus]>,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(i64, Vec<PaymentView>)> {
-    let base = || {
-        let mut q = payments::table
-            .inner_join(orders::table)
-            .inner_join(users::table)
-            .into_boxed();
-        if let Visibility::Owner(user) = visibility {
-            q = q.filter(payments::user_id.eq(user));
-        }
-        if let Some(statuses) = statuses {
-            q = q.filter(payments::status.eq_any(statuses.to_vec()));
-        }
-        q
-    };
-    let count = base().count().get_result(conn).await?;
-    let rows: Vec<Row> = base()
+    // Every payment has exactly one order and one owner (NOT NULL foreign
+    // keys), so the count needs no join: PostgreSQL would otherwise read
+    // the orders to count payments.
+    let mut counted = payments::table.into_boxed();
+    let mut listed = payments::table
+        .inner_join(orders::table)
+        .inner_join(users::table)
+        .into_boxed();
+    if let Visibility::Owner(user) = visibility {
+        counted = counted.filter(payments::user_id.eq(user));
+        listed = listed.filter(payments::user_id.eq(user));
+    }
+    if let Some(statuses) = statuses {
+        counted = counted.filter(payments::status.eq_any(statuses.to_vec()));
+        listed = listed.filter(payments::status.eq_any(statuses.to_vec()));
+    }
+    let count = counted.count().get_result::<i64>(&mut { conn });
+    let rows = listed
         .order((payments::created_at.desc(), payments::id.asc()))
         .offset(offset)
         .limit(limit)
         .select((Payment::as_select(), orders::status, users::email))
-        .load(conn)
-        .await?;
+        .load::<Row>(&mut { conn });
+    let (count, rows) = futures::try_join!(count, rows)?;
     Ok((count, rows.into_iter().map(into_view).collect()))
 }

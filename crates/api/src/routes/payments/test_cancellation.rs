@@ -92,14 +92,14 @@ pub async fn get_test_cancellation(
     query: web::Query<TestQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = listing_scope(caller.as_ref(), &state, lang)?;
-    let mut conn = state.pool.get().await.or_api(lang)?;
+    let conn = state.pool.get().await.or_api(lang)?;
     let views = if let Some(raw) = query.payment_id.as_deref() {
         let id = parse_id(raw, lang)?;
         let found = find_visible(&conn, id, scope).await.or_api(lang)?;
         vec![found.ok_or_else(|| ApiError::not_found(lang))?]
     } else {
         let open = [PaymentStatus::Pending, PaymentStatus::Failed];
-        let (_, views) = list_visible(&mut conn, scope, Some(&open), 0, 100)
+        let (_, views) = list_visible(&conn, scope, Some(&open), 0, 100)
             .await
             .or_api(lang)?;
         match query.user_email.as_deref().map(Email::parse) {
