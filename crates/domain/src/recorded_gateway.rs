@@ -50,6 +50,7 @@ impl RecordedGateway {
         result: Result<T, GatewayError>,
         started: Instant,
     ) -> Result<T, GatewayError> {
+        let took = started.elapsed();
         let row = NewStripeCall {
             payment_id: call
                 .payment_id
@@ -62,8 +63,8 @@ impl RecordedGateway {
             idempotency_key: call.key.map(|k| k.as_str().to_owned()),
             outcome: result.as_ref().err().map_or("ok", outcome_of).to_owned(),
             error: result.as_ref().err().map(ToString::to_string),
-            duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
-            created_at: OffsetDateTime::now_utc() - started.elapsed(),
+            duration_ms: i32::try_from(took.as_millis()).unwrap_or(i32::MAX),
+            created_at: OffsetDateTime::now_utc() - took,
         };
         // The caller usually holds a pooled connection across the Stripe
         // call (cancel, sweep). Waiting here for a second one deadlocked the
