@@ -5,6 +5,7 @@
 use domain::settings::{Env, boolean, http_url, invalid, parsed, secret_url};
 use secrecy::SecretString;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 pub use domain::settings::{AppEnv, ConfigError, EMULATOR_API_BASE, LogFormat, ProcessEnv};
@@ -22,7 +23,13 @@ pub struct StripeSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: SecretString,
+    /// Database connections of the whole process, shared out evenly
+    /// among the server threads (each has its own pool).
     pub database_pool_size: u32,
+    /// Server threads, each with its own connections (see [`AppState`]).
+    ///
+    /// [`AppState`]: crate::state::AppState
+    pub workers: NonZeroUsize,
     pub redis_url: SecretString,
     /// Prefix of the Redis queue keys; must match the worker's.
     pub queue_prefix: String,
@@ -41,6 +48,11 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub json_body_limit: usize,
     pub log_format: LogFormat,
+}
+
+/// One server thread per CPU, as actix-web does by default.
+fn default_workers() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
 /// The emulator's default webhook secret.
@@ -101,6 +113,7 @@ impl Settings {
                 &["postgres://", "postgresql://"],
             )?,
             database_pool_size: parsed(env, "DATABASE_POOL_SIZE", 16)?,
+            workers: parsed(env, "API_WORKERS", default_workers())?,
             redis_url: secret_url(
                 env,
                 "REDIS_URL",
@@ -125,6 +138,13 @@ impl Settings {
 
     pub fn is_development(&self) -> bool {
         self.app_env == AppEnv::Development
+    }
+
+    /// Each server thread's share of `DATABASE_POOL_SIZE`, rounded up so
+    /// that every thread has at least one connection.
+    pub fn pool_size_per_worker(&self) -> u32 {
+        let workers = u32::try_from(self.workers.get()).unwrap_or(u32::MAX);
+        self.database_pool_size.div_ceil(workers).max(1)
     }
 }
 
@@ -162,6 +182,16 @@ mod tests {
         ])
         .unwrap();
         assert!(s.cookie_secure);
+    }
+
+    #[test]
+    fn the_pool_is_shared_out_among_the_server_threads() {
+        let s = settings(&[("API_WORKERS", "3"), ("DATABASE_POOL_SIZE", "16")]).unwrap();
+        assert_eq!(s.pool_size_per_worker(), 6);
+        let s = settings(&[("API_WORKERS", "4"), ("DATABASE_POOL_SIZE", "2")]).unwrap();
+        assert_eq!(s.pool_size_per_worker(), 1);
+        let err = settings(&[("API_WORKERS", "0")]).unwrap_err();
+        assert!(err.to_string().starts_with("API_WORKERS:"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(settings.log_format);
     tracing::info!(target: "payments", bind = %settings.api_bind, env = ?settings.app_env,
         "starting payments-api");
-    let app = Application::build(settings).await?;
+    let app = Application::build(settings)?;
     app.run_until_stopped().await?;
     tracing::info!(target: "payments", "payments-api stopped");
     Ok(())

@@ -5,7 +5,6 @@
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::middleware::{json_errors::json_errors, metrics};
-use crate::queue::LazyQueue;
 use crate::state::AppState;
 use crate::{openapi, routes};
 use actix_cors::Cors;
@@ -14,9 +13,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use domain::db::{DbPool, connect_pool};
-use domain::gateway::StripeGateway;
-use domain::recorded_gateway::RecordedGateway;
+use domain::db::{self, DbPool};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -29,9 +26,9 @@ pub struct Application {
     server: Server,
 }
 
-/// The Stripe gateway the settings ask for (the emulator in development
+/// The Stripe client the settings ask for (the emulator in development
 /// when no key is set — said loudly).
-pub fn stripe_gateway(settings: &Settings) -> anyhow::Result<Arc<dyn StripeGateway>> {
+pub fn stripe_client(settings: &Settings) -> anyhow::Result<StripeClient> {
     if settings.stripe.uses_emulator {
         tracing::warn!(target: "payments", api_base = %settings.stripe.api_base,
             "STRIPE_SECRET_KEY is not set: using the local Stripe EMULATOR, not Stripe");
@@ -40,9 +37,7 @@ pub fn stripe_gateway(settings: &Settings) -> anyhow::Result<Arc<dyn StripeGatew
         settings.stripe.api_base.clone(),
         settings.stripe.secret_key.clone(),
     );
-    Ok(Arc::new(
-        StripeClient::new(&config).context("STRIPE_API_BASE / STRIPE_SECRET_KEY")?,
-    ))
+    StripeClient::new(&config).context("STRIPE_API_BASE / STRIPE_SECRET_KEY")
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -66,45 +61,41 @@ fn cors(origins: &[String]) -> Cors {
         .max_age(3600)
 }
 
+/// The clean-up's own connection, opened every ten minutes and closed by
+/// the pool when idle.
+fn janitor_pool(settings: &Settings) -> DbPool {
+    db::pool(
+        settings.database_url.expose_secret(),
+        1,
+        Duration::from_secs(30),
+    )
+}
+
 impl Application {
-    /// Connects to PostgreSQL and Stripe as configured and binds `API_BIND`.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = connect_pool(
-            settings.database_url.expose_secret(),
-            settings.database_pool_size,
-            Duration::from_secs(5),
-        )
-        .await
-        .context("DATABASE_URL")?;
-        let gateway = stripe_gateway(&settings)?;
+    /// Binds `API_BIND`; PostgreSQL, Redis and Stripe are reached as
+    /// configured, on first use.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let stripe = stripe_client(&settings)?;
         let listener = TcpListener::bind(settings.api_bind)
             .with_context(|| format!("API_BIND: cannot bind {}", settings.api_bind))?;
-        Self::from_parts(settings, pool, gateway, listener)
+        Self::from_parts(settings, &stripe, listener)
     }
 
-    /// Builds on given parts (tests pass their database and Stripe).
+    /// Builds on given parts (tests pass their Stripe client, whose
+    /// settings every server thread copies).
     pub fn from_parts(
         settings: Settings,
-        pool: DbPool,
-        gateway: Arc<dyn StripeGateway>,
+        stripe: &StripeClient,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         metrics::handle();
-        let queue = Arc::new(LazyQueue::new(
-            settings.redis_url.clone(),
-            settings.queue_prefix.clone(),
-        ));
-        crate::janitor::spawn(pool.clone());
-        // Every Stripe call is written to `stripe_calls` for the timeline.
-        let gateway: Arc<dyn StripeGateway> = Arc::new(RecordedGateway::new(gateway, pool.clone()));
-        let state = AppState {
-            pool,
-            gateway,
-            queue,
-            settings: Arc::new(settings),
-        };
+        crate::janitor::spawn(janitor_pool(&settings));
+        let workers = settings.workers.get();
+        let settings = Arc::new(settings);
+        let stripe = stripe.clone();
         let server = HttpServer::new(move || {
+            let state = AppState::for_this_thread(&settings, &stripe);
             let settings = &state.settings;
             let pool = state.pool.clone();
             let limit = routes::LoginLimit {
@@ -144,6 +135,7 @@ impl Application {
                 })
                 .configure(openapi::configure)
         })
+        .workers(workers)
         .shutdown_timeout(30)
         .listen(listener)?
         .run();

@@ -24,11 +24,12 @@ pub enum DbSetupError {
 
 /// A pool that gives up on a connection after `acquire_timeout`, so a
 /// database outage turns into a quick 503 instead of a hung request.
-pub async fn connect_pool(
-    database_url: &str,
-    max_size: u32,
-    acquire_timeout: Duration,
-) -> Result<DbPool, DbSetupError> {
+/// Connections are opened on demand, each by the first task that finds
+/// none idle: the task that drives a connection's socket is spawned on
+/// that task's runtime (the API gives each server thread its own pool for
+/// this reason, see docs/architecture.md). No connection is opened here,
+/// so a database that is down does not stop a process from starting.
+pub fn pool(database_url: &str, max_size: u32, acquire_timeout: Duration) -> DbPool {
     let mut config = ManagerConfig::default();
     config.recycling_method =
         RecyclingMethod::CustomFunction(Box::new(|conn| Box::pin(async move { check_open(conn) })));
@@ -38,9 +39,7 @@ pub async fn connect_pool(
         .max_size(max_size)
         .connection_timeout(acquire_timeout)
         .test_on_check_out(true)
-        .build(manager)
-        .await
-        .map_err(|e| DbSetupError::Connect(e.to_string()))
+        .build_unchecked(manager)
 }
 
 /// The check on every checkout from the pool. diesel-async's default sends

@@ -26,14 +26,8 @@ pub async fn connect(database_url: &str) -> anyhow::Result<AsyncPgConnection> {
 /// A pool for commands that work on several connections at once (the
 /// sweep reconciles payments concurrently).
 pub async fn connect_pool(database_url: &str, size: u32) -> anyhow::Result<domain::db::DbPool> {
-    let pool = domain::db::connect_pool(database_url, size, CONNECT_TIMEOUT)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to PostgreSQL at {}",
-                redact_url(database_url)
-            )
-        })?;
+    let pool = domain::db::pool(database_url, size, CONNECT_TIMEOUT);
+    // Fail now, naming the database, rather than in the first command.
     drop(pool.get().await.with_context(|| {
         format!(
             "cannot connect to PostgreSQL at {}",

@@ -31,12 +31,16 @@ pub fn redis_url() -> String {
 
 /// A Stripe client with short timeouts and quick retries.
 pub fn stripe_client(base: &str) -> Arc<dyn StripeGateway> {
+    Arc::new(client(base))
+}
+
+fn client(base: &str) -> StripeClient {
     let mut config = StripeConfig::new(base, SecretString::from(STRIPE_KEY));
     config.timeout = Duration::from_secs(5);
     config.max_attempts = 3;
     config.base_backoff = Duration::from_millis(10);
     config.max_backoff = Duration::from_millis(200);
-    Arc::new(StripeClient::new(&config).expect("valid Stripe config"))
+    StripeClient::new(&config).expect("valid Stripe config")
 }
 
 pub struct Stack {
@@ -56,6 +60,7 @@ fn api_settings(db_url: &str, redis_url: &str, prefix: &str, stripe: &str) -> Se
     Settings {
         database_url: SecretString::from(db_url.to_owned()),
         database_pool_size: 10,
+        workers: std::num::NonZeroUsize::new(2).expect("two"),
         redis_url: SecretString::from(redis_url.to_owned()),
         queue_prefix: prefix.to_owned(),
         stripe: StripeSettings {
@@ -119,12 +124,7 @@ impl Stack {
         let prefix = format!("reliability:{}:", uuid::Uuid::new_v4().simple());
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let settings = api_settings(db.url(), &redis_url, &prefix, &stripe);
-        let app = Application::from_parts(
-            settings,
-            db.pool().clone(),
-            stripe_client(&stripe),
-            listener,
-        )?;
+        let app = Application::from_parts(settings, &client(&stripe), listener)?;
         let api_base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         emulator.add_webhook_url(format!("{api_base}/api/payments/webhook/"));

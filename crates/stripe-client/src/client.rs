@@ -44,6 +44,15 @@ impl StripeClient {
         })
     }
 
+    /// The same client over connections of its own, for a thread that
+    /// should not share sockets driven by another thread's runtime.
+    pub fn with_own_connections(&self) -> Self {
+        Self {
+            transport: self.transport.with_own_connections(),
+            retry: self.retry,
+        }
+    }
+
     /// Sends `request` with retries; a POST carries `key` on every attempt.
     async fn send<R>(
         &self,

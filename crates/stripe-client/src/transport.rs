@@ -95,10 +95,24 @@ impl StripeClientErr for TransportError {
     }
 }
 
+type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A new connection pool. Each connection is driven by a task spawned on
+/// the runtime that opened it.
+fn pooled_client() -> PooledClient {
+    let connector = HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
 /// A pooled HTTP(S) client bound to one API base and key.
 #[derive(Clone)]
 pub struct HttpTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: PooledClient,
     api_base: String,
     authorization: HeaderValue,
     timeout: Duration,
@@ -131,18 +145,20 @@ impl HttpTransport {
         let mut authorization = HeaderValue::try_from(format!("Bearer {key}"))
             .map_err(|_| ConfigError::InvalidSecretKey)?;
         authorization.set_sensitive(true);
-        let connector = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .build();
         Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: pooled_client(),
             api_base,
             authorization,
             timeout: config.timeout,
         })
+    }
+
+    /// The same endpoint and key over a pool of its own.
+    pub fn with_own_connections(&self) -> Self {
+        Self {
+            client: pooled_client(),
+            ..self.clone()
+        }
     }
 
     fn build_request(

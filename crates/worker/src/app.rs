@@ -4,7 +4,7 @@ use crate::config::WorkerConfig;
 use crate::context::AppContext;
 use crate::error::WorkerError;
 use crate::queue::JobQueue;
-use domain::db::connect_pool;
+use domain::db;
 use std::sync::Arc;
 use std::time::Duration;
 use stripe_client::{StripeClient, StripeConfig};
@@ -15,12 +15,11 @@ pub async fn build_context(config: WorkerConfig) -> Result<Arc<AppContext>, Work
         tracing::warn!(target: "payments", api_base = %config.stripe.api_base,
             "STRIPE_SECRET_KEY is not set: using the local Stripe EMULATOR (development only)");
     }
-    let pool = connect_pool(
+    let pool = db::pool(
         &config.database_url,
         config.db_pool_size,
         Duration::from_secs(5),
-    )
-    .await?;
+    );
     let queue = JobQueue::connect(&config.redis_url, config.queue_prefix.clone()).await?;
     let stripe = StripeClient::new(&StripeConfig::new(
         config.stripe.api_base.clone(),

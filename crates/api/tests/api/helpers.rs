@@ -14,6 +14,7 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::net::TcpListener;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use stripe_client::{StripeClient, StripeConfig};
@@ -45,6 +46,8 @@ pub struct Options {
     pub stripe_down: bool,
     /// `COOKIE_SECURE`: cookies carry the `Secure` flag.
     pub cookie_secure: bool,
+    /// `DATABASE_POOL_SIZE`, shared out among the two server threads.
+    pub pool_size: u32,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             json_body_limit: 16 * 1024,
             stripe_down: false,
             cookie_secure: false,
+            pool_size: 20,
         }
     }
 }
@@ -76,7 +80,8 @@ pub struct TestApp {
 fn settings(options: &Options, db_url: &str, stripe_base: &str, prefix: &str) -> Settings {
     Settings {
         database_url: SecretString::from(db_url.to_owned()),
-        database_pool_size: 20,
+        database_pool_size: options.pool_size,
+        workers: NonZeroUsize::new(2).expect("two"),
         redis_url: SecretString::from(options.redis_url.clone()),
         queue_prefix: prefix.to_owned(),
         stripe: StripeSettings {
@@ -101,12 +106,16 @@ fn settings(options: &Options, db_url: &str, stripe_base: &str, prefix: &str) ->
 
 /// A Stripe client that gives up quickly, so "Stripe down" tests are fast.
 pub fn gateway(base: &str) -> Arc<dyn StripeGateway> {
+    Arc::new(stripe_client(base))
+}
+
+fn stripe_client(base: &str) -> StripeClient {
     let mut config = StripeConfig::new(base, SecretString::from("sk_test_api_tests".to_owned()));
     config.max_attempts = 2;
     config.base_backoff = Duration::from_millis(10);
     config.max_backoff = Duration::from_millis(50);
     config.timeout = Duration::from_secs(10);
-    Arc::new(StripeClient::new(&config).expect("stripe client"))
+    StripeClient::new(&config).expect("stripe client")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -127,7 +136,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     let settings = settings(&options, db.url(), &stripe_base, &prefix);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let app = Application::from_parts(settings, db.pool().clone(), gateway(&stripe_base), listener)
+    let app = Application::from_parts(settings, &stripe_client(&stripe_base), listener)
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

@@ -4,6 +4,7 @@
 use crate::helpers::{
     DEAD_REDIS_URL, Options, WEBHOOK_SECRET, gateway, now, spawn_app, spawn_app_with,
 };
+use diesel_async::RunQueryDsl;
 use domain::jobs::SweepTrigger;
 use domain::services::{SweepOptions, process_stored_event, run_sweep};
 use serde_json::Value;
@@ -24,6 +25,40 @@ async fn healthz_and_readyz_answer_ok() {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["postgres"], "ok");
     assert_eq!(body["checks"]["redis"], "ok");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Connections {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+#[tokio::test]
+async fn the_server_threads_share_database_pool_size_between_them() {
+    let app = spawn_app_with(Options {
+        pool_size: 4,
+        ..Options::default()
+    })
+    .await;
+    let user = app.create_user("pool@example.com", false).await;
+    let caller = app.browser(&user).await;
+
+    let answers =
+        futures::future::join_all((0..40).map(|_| app.get(&caller, "/api/auth/me/"))).await;
+
+    assert!(answers.iter().all(|r| r.status() == 200));
+    // The API's connections are the ones whose last statement read a
+    // login session; each thread keeps its idle connections open.
+    let opened = diesel::sql_query(
+        "SELECT count(*) AS count FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND query LIKE '%FROM (\"sessions\"%'",
+    )
+    .get_result::<Connections>(&mut *app.db.conn().await)
+    .await
+    .expect("count connections")
+    .count;
+    assert!((1..=4).contains(&opened), "{opened} connections");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! One PostgreSQL database per test, migrated from the embedded migrations
 //! and dropped when the test ends, so tests run in parallel in isolation.
 
-use crate::db::{DbPool, connect_pool, run_migrations};
+use crate::db::{DbPool, pool, run_migrations};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use std::time::Duration;
 
@@ -41,9 +41,7 @@ impl TestDatabase {
             .expect("create test database");
         let url = with_database(&admin, &name);
         run_migrations(&url).await.expect("migrate test database");
-        let pool = connect_pool(&url, 60, Duration::from_secs(30))
-            .await
-            .expect("test pool");
+        let pool = pool(&url, 60, Duration::from_secs(30));
         Self { name, url, pool }
     }
 

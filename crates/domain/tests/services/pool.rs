@@ -3,7 +3,7 @@
 
 use diesel::sql_types::Integer;
 use diesel_async::RunQueryDsl;
-use domain::db::connect_pool;
+use domain::db;
 use domain::testing::TestDatabase;
 use std::time::{Duration, Instant};
 
@@ -24,9 +24,7 @@ async fn backend_pid(conn: &mut diesel_async::AsyncPgConnection) -> i32 {
 #[tokio::test]
 async fn a_connection_the_server_killed_while_idle_is_replaced_not_handed_out() {
     let db = TestDatabase::new().await;
-    let pool = connect_pool(db.url(), 1, Duration::from_secs(5))
-        .await
-        .expect("pool");
+    let pool = db::pool(db.url(), 1, Duration::from_secs(5));
     let killed = backend_pid(&mut pool.get().await.expect("conn")).await;
 
     diesel::sql_query(format!("SELECT pg_terminate_backend({killed})"))

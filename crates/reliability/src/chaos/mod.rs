@@ -16,7 +16,7 @@ use crate::emulator::EmulatorControl;
 use crate::settle::Settle;
 use crate::stack::stripe_client;
 use crate::world::World;
-use domain::db::{connect_pool, run_migrations};
+use domain::db::{self, run_migrations};
 use faults::{FaultCounts, Injector};
 use load::{Load, LoadCounts};
 use procs::{Cluster, Services};
@@ -59,7 +59,7 @@ async fn run_on(
     started: Instant,
 ) -> anyhow::Result<Summary> {
     run_migrations(&cluster.database_url()).await?;
-    let pool = connect_pool(&cluster.database_url(), 8, Duration::from_secs(10)).await?;
+    let pool = db::pool(&cluster.database_url(), 8, Duration::from_secs(10));
     let world = World::seed(&mut *pool.get().await?, options.customers, 1_000_000, 50).await;
     let mut services = Services::start(options, cluster).await?;
     let api = ApiClient::new(services.api_base(), options.request_timeout);
