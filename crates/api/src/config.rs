@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-pub use domain::settings::{AppEnv, ConfigError, EMULATOR_API_BASE, LogFormat, ProcessEnv};
+pub use domain::settings::{
+    AppEnv, ConfigError, EMULATOR_API_BASE, LogFilter, LogFormat, ProcessEnv,
+};
 
 /// Where Stripe is reached.
 #[derive(Debug, Clone)]
@@ -48,6 +50,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub json_body_limit: usize,
     pub log_format: LogFormat,
+    /// `RUST_LOG`.
+    pub log_filter: LogFilter,
 }
 
 /// One server thread per CPU, as actix-web does by default.
@@ -87,15 +91,33 @@ fn ttl(env: &dyn Env) -> Result<Duration, ConfigError> {
     }
 }
 
-fn origins(env: &dyn Env) -> Vec<String> {
+fn origins(env: &dyn Env) -> Result<Vec<String>, ConfigError> {
     env.get("ALLOWED_ORIGINS")
-        .map(|v| {
-            v.split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
-                .filter(|o| !o.is_empty())
-                .collect()
-        })
         .unwrap_or_default()
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/'))
+        .filter(|o| !o.is_empty())
+        .map(origin)
+        .collect()
+}
+
+/// A browser origin as it arrives in the `Origin` header: scheme, host and
+/// port, nothing else — anything more would never match one.
+fn origin(raw: &str) -> Result<String, ConfigError> {
+    let bad = || {
+        invalid(
+            "ALLOWED_ORIGINS",
+            format!("'{raw}' is not an origin such as https://shop.example.com"),
+        )
+    };
+    let uri: actix_web::http::Uri = raw.parse().map_err(|_| bad())?;
+    let web_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
+    let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+    if web_scheme && uri.host().is_some() && bare {
+        Ok(raw.to_owned())
+    } else {
+        Err(bad())
+    }
 }
 
 impl Settings {
@@ -125,7 +147,7 @@ impl Settings {
             api_bind: parsed(env, "API_BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             app_env,
             cookie_secure: boolean(env, "COOKIE_SECURE", app_env == AppEnv::Production)?,
-            allowed_origins: origins(env),
+            allowed_origins: origins(env)?,
             frontend_url: http_url(env, "FRONTEND_URL", "http://localhost:3000")?,
             checkout_session_ttl: ttl(env)?,
             session_ttl: Duration::from_secs(parsed(env, "SESSION_TTL_SECS", 14 * 24 * 3600)?),
@@ -133,6 +155,7 @@ impl Settings {
             trust_forwarded_for: boolean(env, "TRUST_FORWARDED_FOR", false)?,
             json_body_limit: parsed(env, "JSON_BODY_LIMIT_BYTES", 64 * 1024)?,
             log_format: parsed(env, "LOG_FORMAT", LogFormat::Text)?,
+            log_filter: parsed(env, "RUST_LOG", LogFilter::default())?,
         })
     }
 
@@ -201,5 +224,15 @@ mod tests {
             err.to_string().starts_with("CHECKOUT_SESSION_TTL_SECS:"),
             "{err}"
         );
+        let err = settings(&[("RUST_LOG", "payments=notalevel")]).unwrap_err();
+        assert!(err.to_string().starts_with("RUST_LOG:"), "{err}");
+        for origins in [
+            "not a url",
+            "https://shop.test,ftp://x",
+            "https://shop.test/path",
+        ] {
+            let err = settings(&[("ALLOWED_ORIGINS", origins)]).unwrap_err();
+            assert!(err.to_string().starts_with("ALLOWED_ORIGINS:"), "{err}");
+        }
     }
 }

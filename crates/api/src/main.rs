@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    telemetry::init(settings.log_format);
+    telemetry::init(settings.log_format, &settings.log_filter);
     tracing::info!(target: "payments", bind = %settings.api_bind, env = ?settings.app_env,
         "starting payments-api");
     let app = Application::build(settings)?;

@@ -1,15 +1,16 @@
 //! Logging through `tracing` (target `payments`), as text or JSON; every
 //! request gets a request id from tracing-actix-web.
 
-use crate::config::LogFormat;
+use crate::config::{LogFilter, LogFormat};
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the global subscriber; `RUST_LOG` filters (default `info`).
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber, filtered by `RUST_LOG` (checked when
+/// the configuration was read).
+pub fn init(format: LogFormat, filter: &LogFilter) {
+    let filter = EnvFilter::new(filter.directives());
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match format {
         LogFormat::Json => registry

@@ -79,6 +79,34 @@ impl FromStr for LogFormat {
     }
 }
 
+/// `RUST_LOG`: tracing filter directives, checked when the configuration
+/// is read (a typo such as `payments=dbug` would otherwise be dropped
+/// silently, and the operator left without the logs asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFilter(String);
+
+impl LogFilter {
+    pub fn directives(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        LogFilter("info".into())
+    }
+}
+
+impl FromStr for LogFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        tracing_subscriber::EnvFilter::builder()
+            .parse(s)
+            .map(|_| LogFilter(s.to_owned()))
+            .map_err(|e| e.to_string())
+    }
+}
+
 pub fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         var,

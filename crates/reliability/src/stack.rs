@@ -6,7 +6,7 @@
 use crate::client::ApiClient;
 use crate::emulator::EmulatorControl;
 use crate::world::World;
-use api::config::{AppEnv, LogFormat, Settings, StripeSettings};
+use api::config::{AppEnv, LogFilter, LogFormat, Settings, StripeSettings};
 use api::startup::Application;
 use domain::gateway::StripeGateway;
 use domain::testing::TestDatabase;
@@ -80,6 +80,7 @@ fn api_settings(db_url: &str, redis_url: &str, prefix: &str, stripe: &str) -> Se
         trust_forwarded_for: false,
         json_body_limit: 64 * 1024,
         log_format: LogFormat::Text,
+        log_filter: LogFilter::default(),
     }
 }
 

@@ -6,7 +6,9 @@ use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use domain::settings::{AppEnv, ConfigError, EMULATOR_API_BASE, Env, LogFormat, ProcessEnv};
+pub use domain::settings::{
+    AppEnv, ConfigError, EMULATOR_API_BASE, Env, LogFilter, LogFormat, ProcessEnv,
+};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/payments";
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -84,6 +86,8 @@ pub struct WorkerConfig {
     pub task_retention: Duration,
     pub maintenance_interval: Duration,
     pub log_format: LogFormat,
+    /// `RUST_LOG`.
+    pub log_filter: LogFilter,
     pub db_pool_size: u32,
 }
 
@@ -157,6 +161,7 @@ impl WorkerConfig {
             task_retention: retention,
             maintenance_interval: secs(env, "MAINTENANCE_INTERVAL_SECS", 3600, 1)?,
             log_format,
+            log_filter: parsed(env, "RUST_LOG", LogFilter::default())?,
             db_pool_size: parsed(env, "WORKER_DB_POOL_SIZE", 16u32)?.max(2),
         })
     }
@@ -194,6 +199,8 @@ mod tests {
         assert!(err.to_string().starts_with("AUTO_CLEANUP:"), "{err}");
         let err = config(&[("BOARD_BIND", "nowhere")]).unwrap_err();
         assert!(err.to_string().starts_with("BOARD_BIND:"), "{err}");
+        let err = config(&[("RUST_LOG", "payments=notalevel")]).unwrap_err();
+        assert!(err.to_string().starts_with("RUST_LOG:"), "{err}");
         let err = config(&[("TASK_RETENTION_SECS", "3600")]).unwrap_err();
         assert!(err.to_string().contains("at least 86400"), "{err}");
     }

@@ -48,7 +48,7 @@ async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
+    telemetry::init(config.log_format, &config.log_filter);
     worker::metrics::install();
     let ctx = match build_context(config).await {
         Ok(ctx) => ctx,

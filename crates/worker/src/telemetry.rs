@@ -1,7 +1,7 @@
 //! Logging (tracing, target `payments`, text or JSON), also streamed to
 //! apalis-board's log view.
 
-use crate::config::LogFormat;
+use crate::config::{LogFilter, LogFormat};
 use apalis_board::actix::sse::{TracingBroadcaster, TracingSubscriber};
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,9 +16,10 @@ pub fn broadcaster() -> Arc<Mutex<TracingBroadcaster>> {
     BROADCASTER.get_or_init(TracingBroadcaster::create).clone()
 }
 
-/// Installs the global subscriber; `RUST_LOG` filters (default `info`).
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber, filtered by `RUST_LOG` (checked when
+/// the configuration was read).
+pub fn init(format: LogFormat, filter: &LogFilter) {
+    let filter = EnvFilter::new(filter.directives());
     let console = match format {
         // Colour codes only for a person at a terminal, not in log files.
         LogFormat::Text => fmt::layer()

@@ -20,6 +20,9 @@ fn message(status: StatusCode) -> Msg {
         StatusCode::PAYLOAD_TOO_LARGE => messages::PAYLOAD_TOO_LARGE,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => messages::UNSUPPORTED_MEDIA_TYPE,
         StatusCode::TOO_MANY_REQUESTS => messages::TOO_MANY_REQUESTS,
+        // The one 503 rendered outside a handler: the login rate limit's
+        // store, which is PostgreSQL.
+        StatusCode::SERVICE_UNAVAILABLE => messages::DATABASE_UNAVAILABLE,
         StatusCode::BAD_REQUEST => messages::MALFORMED_JSON,
         _ => messages::INTERNAL,
     }

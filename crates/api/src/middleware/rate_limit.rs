@@ -1,16 +1,16 @@
 //! The login rate limit: actix-extensible-rate-limit with a PostgreSQL
 //! backend, so every API replica counts against the same window.
 
-use crate::error::ApiError;
 use actix_extensible_rate_limit::RateLimiter;
 use actix_extensible_rate_limit::backend::{
     Backend, Decision, SimpleInput, SimpleInputFunctionBuilder, SimpleOutput,
 };
 use actix_web::HttpResponse;
 use actix_web::dev::ServiceRequest;
+use actix_web::error::InternalError;
+use actix_web::http::StatusCode;
 use actix_web::rt::time::Instant;
 use domain::db::DbPool;
-use domain::i18n::Lang;
 use domain::models::rate_limit;
 use std::future::Future;
 use std::time::Duration;
@@ -27,20 +27,18 @@ impl PgBackend {
     }
 }
 
-/// The counters live in PostgreSQL: if it is down, so is login (503).
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
+/// The counters live in PostgreSQL: if it is down, so is login (503). The
+/// caller's language is not known here: the answer goes out bare and
+/// `json_errors` gives it its `detail`.
+fn unavailable(e: impl std::fmt::Display) -> InternalError<&'static str> {
     tracing::error!(target: "payments", error = %e, "login rate limit store unavailable");
-    ApiError::new(
-        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-        crate::messages::DATABASE_UNAVAILABLE,
-        Lang::Es,
-    )
+    InternalError::new("database unavailable", StatusCode::SERVICE_UNAVAILABLE)
 }
 
 impl Backend<SimpleInput> for PgBackend {
     type Output = SimpleOutput;
     type RollbackToken = String;
-    type Error = ApiError;
+    type Error = InternalError<&'static str>;
 
     async fn request(
         &self,
@@ -78,7 +76,10 @@ impl Backend<SimpleInput> for PgBackend {
     }
 }
 
-/// At most `per_minute` login attempts per client address and minute.
+/// At most `per_minute` failed login attempts per client address and
+/// minute. A successful login (or one the server failed) gives its attempt
+/// back: the limit slows password guessing, and must not lock out a shop's
+/// staff or a test suite signing in many times from one address.
 pub fn login_limiter(
     pool: DbPool,
     per_minute: u64,
@@ -98,6 +99,9 @@ pub fn login_limiter(
     .build();
     RateLimiter::builder(PgBackend::new(pool), input)
         .add_headers()
+        .rollback_condition(Some(|status: StatusCode| {
+            status.is_success() || status.is_server_error()
+        }))
         // The body is filled in, in the caller's language, by `json_errors`.
         .request_denied_response(|output: &SimpleOutput| {
             let wait = output
@@ -110,4 +114,44 @@ pub fn login_limiter(
                 .finish()
         })
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::middleware::json_errors::json_errors;
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    #[actix_web::test]
+    async fn login_answers_503_in_the_callers_language_when_its_store_is_down() {
+        // Nothing listens on port 1: every checkout from this pool fails.
+        let pool = domain::db::pool(
+            "postgres://postgres@127.0.0.1:1/none",
+            1,
+            Duration::from_millis(300),
+        );
+        let app = test::init_service(
+            App::new().wrap(from_fn(json_errors)).service(
+                web::resource("/login")
+                    .wrap(login_limiter(pool, 10, false))
+                    .route(web::post().to(HttpResponse::Ok)),
+            ),
+        )
+        .await;
+        for (language, detail) in [
+            ("en", "The database is unavailable."),
+            ("es", "La base de datos no está disponible."),
+        ] {
+            let request = test::TestRequest::post()
+                .uri("/login")
+                .peer_addr("127.0.0.1:5000".parse().unwrap())
+                .insert_header(("Accept-Language", language))
+                .to_request();
+            let response = test::call_service(&app, request).await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let body: serde_json::Value = test::read_body_json(response).await;
+            assert_eq!(body["detail"], detail, "{language}");
+        }
+    }
 }

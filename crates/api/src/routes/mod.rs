@@ -24,9 +24,10 @@ pub struct LoginLimit {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, pool: DbPool, limit: LoginLimit) {
-    cfg.route("/healthz", get().to(health::healthz))
-        .route("/readyz", get().to(health::readyz))
-        .route("/metrics", get().to(metrics::render))
+    // Resources, not bare routes: another method on them is a 405.
+    cfg.service(resource("/healthz").route(get().to(health::healthz)))
+        .service(resource("/readyz").route(get().to(health::readyz)))
+        .service(resource("/metrics").route(get().to(metrics::render)))
         .service(resource("/api/auth/csrf/").route(get().to(auth::csrf::get_csrf)))
         .service(
             resource("/api/auth/login/")

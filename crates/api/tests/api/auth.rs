@@ -213,6 +213,29 @@ async fn login_is_rate_limited_with_429() {
 }
 
 #[tokio::test]
+async fn successful_logins_do_not_use_up_the_login_limit() {
+    let app = spawn_app_with(Options {
+        login_per_minute: 3,
+        ..Options::default()
+    })
+    .await;
+    let user = app.create_user("ana@example.com", false).await;
+    let caller = app.anonymous();
+    for _ in 0..5 {
+        app.get_csrf(&caller).await;
+        assert_eq!(
+            app.login(&caller, &user.email, PASSWORD).await.status(),
+            200
+        );
+    }
+    app.get_csrf(&caller).await;
+    for _ in 0..3 {
+        assert_eq!(app.login(&caller, &user.email, "nope").await.status(), 401);
+    }
+    assert_eq!(app.login(&caller, &user.email, "nope").await.status(), 429);
+}
+
+#[tokio::test]
 async fn cors_allows_credentials_only_for_allowed_origins() {
     let app = spawn_app().await;
     let preflight = |origin: &'static str| {

@@ -1,7 +1,7 @@
 //! `TestApp`: the real app on port 0 against its own PostgreSQL database,
 //! its own Redis queue prefix and an in-process Stripe emulator.
 
-use api::config::{AppEnv, LogFormat, Settings, StripeSettings};
+use api::config::{AppEnv, LogFilter, LogFormat, Settings, StripeSettings};
 use api::startup::Application;
 use domain::auth::password::hash_password;
 use domain::gateway::StripeGateway;
@@ -31,7 +31,11 @@ static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| hash_password(PASSWORD
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var("TEST_LOG").is_ok() {
-        api::telemetry::init(LogFormat::Text);
+        let filter = std::env::var("RUST_LOG")
+            .ok()
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_default();
+        api::telemetry::init(LogFormat::Text, &filter);
     }
 });
 
@@ -101,6 +105,7 @@ fn settings(options: &Options, db_url: &str, stripe_base: &str, prefix: &str) ->
         trust_forwarded_for: false,
         json_body_limit: options.json_body_limit,
         log_format: LogFormat::Text,
+        log_filter: LogFilter::default(),
     }
 }
 

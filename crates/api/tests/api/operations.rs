@@ -182,6 +182,14 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
     assert_eq!(wrong.status(), 405);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["detail"], "Method not allowed.");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let wrong = reqwest::Client::new()
+            .post(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 405, "POST {path}");
+    }
 }
 
 #[tokio::test]

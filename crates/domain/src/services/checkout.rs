@@ -47,10 +47,12 @@ pub struct CheckoutSettings {
 }
 
 /// Stripe accepts `expires_at` between 30 min and 24 h after *its* creation
-/// time; request latency and clock skew make the exact bounds fail, so the
-/// lifetime is kept a minute inside them.
+/// time, which is a little later than ours: at the exact lower bound the
+/// request latency (and a second ticking over) would make Stripe refuse
+/// the session. So the lifetime is kept a few seconds inside the bounds —
+/// few enough that `expires_at` is still "now + TTL" to anyone reading it.
 fn session_lifetime(ttl: Duration) -> Duration {
-    const MARGIN: Duration = Duration::from_secs(60);
+    const MARGIN: Duration = Duration::from_secs(10);
     ttl.clamp(
         Duration::from_secs(30 * 60) + MARGIN,
         Duration::from_secs(24 * 3600) - MARGIN,
@@ -258,7 +260,7 @@ mod tests {
     fn session_lifetime_stays_inside_stripes_bounds() {
         assert_eq!(
             session_lifetime(Duration::from_secs(1800)),
-            Duration::from_secs(1860)
+            Duration::from_secs(1810)
         );
         assert_eq!(
             session_lifetime(Duration::from_secs(3600)),
@@ -266,7 +268,7 @@ mod tests {
         );
         assert_eq!(
             session_lifetime(Duration::from_secs(86400)),
-            Duration::from_secs(86340)
+            Duration::from_secs(86390)
         );
     }
 
