@@ -23,6 +23,7 @@ macro_rules! messages {
 messages! {
     NOT_FOUND => "No encontrado.", "Not found.";
     METHOD_NOT_ALLOWED => "Método no permitido.", "Method not allowed.";
+    ORIGIN_NOT_ALLOWED => "Origen no permitido.", "Origin not allowed.";
     PAYLOAD_TOO_LARGE => "El cuerpo de la petición es demasiado grande.", "Request body is too large.";
     UNSUPPORTED_MEDIA_TYPE => "Tipo de contenido no soportado; use application/json.", "Unsupported media type; use application/json.";
     MALFORMED_JSON => "JSON mal formado", "JSON parse error";

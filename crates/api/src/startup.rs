@@ -4,12 +4,11 @@
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::middleware::cors::{cors, credentials_only_for_allowed_origins};
 use crate::middleware::{json_errors::json_errors, metrics};
 use crate::state::AppState;
 use crate::{openapi, routes};
-use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -38,27 +37,6 @@ pub fn stripe_client(settings: &Settings) -> anyhow::Result<StripeClient> {
         settings.stripe.secret_key.clone(),
     );
     StripeClient::new(&config).context("STRIPE_API_BASE / STRIPE_SECRET_KEY")
-}
-
-fn cors(origins: &[String]) -> Cors {
-    let allowed = origins.to_vec();
-    Cors::default()
-        .allowed_origin_fn(move |origin, _| {
-            origin
-                .to_str()
-                .is_ok_and(|o| allowed.iter().any(|a| a == o))
-        })
-        .supports_credentials()
-        .allowed_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allowed_headers([
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            header::ACCEPT_LANGUAGE,
-            header::AUTHORIZATION,
-            header::HeaderName::from_static("x-csrftoken"),
-            header::HeaderName::from_static("idempotency-key"),
-        ])
-        .max_age(3600)
 }
 
 /// The clean-up's own connection, opened every ten minutes and closed by
@@ -103,8 +81,10 @@ impl Application {
                 trust_forwarded_for: settings.trust_forwarded_for,
             };
             App::new()
-                .wrap(from_fn(json_errors))
                 .wrap(cors(&settings.allowed_origins))
+                .wrap(from_fn(credentials_only_for_allowed_origins))
+                // Outside CORS, so that its refusals are JSON errors too.
+                .wrap(from_fn(json_errors))
                 .wrap(from_fn(metrics::record))
                 .wrap(TracingLogger::default())
                 .app_data(web::Data::new(state.clone()))

@@ -1,9 +1,11 @@
 //! Every error answer is JSON `{"detail": ...}` in the caller's language,
 //! including the ones actix produces itself (unknown route 404, 405,
-//! oversized body 413, 429 from the rate limiter, malformed path or query).
+//! oversized body 413, 429 from the rate limiter, malformed path or query)
+//! and CORS's refusal of a preflight from an origin it does not allow.
 
 use crate::lang::lang_of;
 use crate::messages::{self, Msg};
+use actix_cors::CorsError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -34,8 +36,17 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
-fn json_error(status: StatusCode, old: &HeaderMap, lang: Lang) -> HttpResponse {
-    let detail = match message(status) {
+fn json_error(
+    status: StatusCode,
+    old: &HeaderMap,
+    cause: Option<&Error>,
+    lang: Lang,
+) -> HttpResponse {
+    let msg = match cause {
+        Some(e) if e.as_error::<CorsError>().is_some() => messages::ORIGIN_NOT_ALLOWED,
+        _ => message(status),
+    };
+    let detail = match msg {
         m if m == messages::INTERNAL && status.is_client_error() => {
             status.canonical_reason().unwrap_or("Error").to_owned()
         }
@@ -60,7 +71,7 @@ pub async fn json_errors(
     if res.status().as_u16() < 400 || is_json(res.headers()) {
         return Ok(res.map_into_left_body());
     }
-    let replacement = json_error(res.status(), res.headers(), lang);
+    let replacement = json_error(res.status(), res.headers(), res.response().error(), lang);
     let (http_req, _) = res.into_parts();
     Ok(ServiceResponse::new(http_req, replacement).map_into_right_body())
 }

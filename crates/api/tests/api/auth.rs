@@ -261,10 +261,27 @@ async fn cors_allows_credentials_only_for_allowed_origins() {
         "true"
     );
     let refused = preflight("http://evil.test").await.unwrap();
+    for header in [
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+    ] {
+        assert!(refused.headers().get(header).is_none(), "{header}");
+    }
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["detail"], "Origen no permitido.");
+    // A plain request from elsewhere (or none) is not told credentials are allowed.
+    let plain = reqwest::Client::new()
+        .get(format!("{}/api/products/", app.address))
+        .header("Origin", "http://evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
     assert!(
-        refused
+        plain
             .headers()
-            .get("access-control-allow-origin")
+            .get("access-control-allow-credentials")
             .is_none()
     );
 }
