@@ -20,18 +20,25 @@ pub enum LinkCheck {
     Superseded,
 }
 
+/// The chain's token and current link, if a chain exists.
+pub(super) async fn current_link(
+    queue: &JobQueue,
+) -> Result<(Option<String>, Option<String>), WorkerError> {
+    let mut conn = queue.redis();
+    Ok(redis::cmd("HMGET")
+        .arg(chain_key(queue.prefix()))
+        .arg("token")
+        .arg("task_id")
+        .query_async(&mut conn)
+        .await?)
+}
+
 pub async fn check_link(
     queue: &JobQueue,
     token: &str,
     task_id: &str,
 ) -> Result<LinkCheck, WorkerError> {
-    let mut conn = queue.redis();
-    let (current_token, current_task): (Option<String>, Option<String>) = redis::cmd("HMGET")
-        .arg(chain_key(queue.prefix()))
-        .arg("token")
-        .arg("task_id")
-        .query_async(&mut conn)
-        .await?;
+    let (current_token, current_task) = current_link(queue).await?;
     Ok(
         if current_token.as_deref() == Some(token) && current_task.as_deref() == Some(task_id) {
             LinkCheck::Current

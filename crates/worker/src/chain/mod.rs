@@ -202,6 +202,16 @@ async fn seed(
     push_with_id(&queue.sweep_storage(), job, &task_id, delay)
         .await
         .map_err(WorkerError::Push)?;
+    // A concurrent replace that claimed the chain between our claim and
+    // our push could not unschedule a link that was not there yet; every
+    // later replace will find it. So the link just pushed is checked once:
+    // if the chain has moved on, it is withdrawn here (tokens are unique,
+    // the chain never comes back to ours).
+    if let Some(winner) = superseded_since_claim(queue, &token).await? {
+        link::unschedule(queue, &task_id).await?;
+        supersede_records(db, &token).await;
+        return Ok(winner);
+    }
     tracing::info!(target: "payments", %token, %task_id, delay_secs = delay.as_secs(),
         replaced = !previous.is_empty(), "sweep chain seeded");
     Ok(if previous.is_empty() {
@@ -212,6 +222,21 @@ async fn seed(
             token,
             task_id,
         }
+    })
+}
+
+/// The chain that took over from `token`, if one did.
+async fn superseded_since_claim(
+    queue: &JobQueue,
+    token: &str,
+) -> Result<Option<ChainEnsured>, WorkerError> {
+    let (current_token, current_task) = link::current_link(queue).await?;
+    Ok(match current_token {
+        Some(current) if current == token => None,
+        other => Some(ChainEnsured::AlreadyRunning {
+            token: other.unwrap_or_default(),
+            task_id: current_task.unwrap_or_default(),
+        }),
     })
 }
 

@@ -91,6 +91,40 @@ async fn chain_singleton_survives_three_workers_and_three_start_calls() {
     assert_eq!(scheduled(&env).await.len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_replacements_leave_exactly_one_scheduled_link() {
+    let env = TestEnv::with(&[("AUTO_CLEANUP", "false")]).await;
+    for round in 0..3 {
+        let calls = futures::future::join_all((0..6).map(|_| async {
+            ensure_chain(
+                &env.queue,
+                &mut *env.db.conn().await,
+                Some(Duration::from_secs(3600)),
+                true,
+            )
+            .await
+            .expect("replace")
+        }))
+        .await;
+        let links = scheduled(&env).await;
+        assert_eq!(links.len(), 1, "round {round}: {links:?}");
+        let current = status(&env).await.task_id.expect("a chain");
+        assert_eq!(links[0].0, current, "round {round}");
+        for call in &calls {
+            let id = call.task_id();
+            if id == current {
+                continue;
+            }
+            if let Some(record) = env.task(id).await {
+                assert!(
+                    is_success(&record),
+                    "round {round}: a replaced link is closed, not left PENDING: {record:?}"
+                );
+            }
+        }
+    }
+}
+
 /// Runs the chain's current link in place, as the worker would.
 async fn run_current_link(env: &TestEnv, ctx: &worker::AppContext) -> serde_json::Value {
     let st = status(env).await;
