@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 pub struct RecordedGateway {
     inner: Arc<dyn StripeGateway>,
     pool: DbPool,
+    /// Write every row before the call returns, waiting for a connection.
+    always_inline: bool,
 }
 
 /// What one call was about.
@@ -40,7 +42,23 @@ fn outcome_of(error: &GatewayError) -> &'static str {
 
 impl RecordedGateway {
     pub fn new(inner: Arc<dyn StripeGateway>, pool: DbPool) -> Self {
-        Self { inner, pool }
+        Self {
+            inner,
+            pool,
+            always_inline: false,
+        }
+    }
+
+    /// Records on a pool of its own that no caller holds across a Stripe
+    /// call, so waiting for a connection cannot deadlock; every row is
+    /// written before the call returns, and a short-lived process (the
+    /// CLI) exits with none left unwritten.
+    pub fn on_own_pool(inner: Arc<dyn StripeGateway>, pool: DbPool) -> Self {
+        Self {
+            inner,
+            pool,
+            always_inline: true,
+        }
     }
 
     async fn record<T>(
@@ -73,7 +91,7 @@ impl RecordedGateway {
         // (4.5 cancels/s at concurrency 32, issue 9). When no connection is
         // idle the row is written in the background instead, as soon as
         // one frees up; otherwise inline, before the call returns.
-        if self.pool.state().idle_connections == 0 {
+        if !self.always_inline && self.pool.state().idle_connections == 0 {
             let pool = self.pool.clone();
             let operation = call.operation;
             tokio::spawn(async move { write_call(&pool, &row, operation).await });

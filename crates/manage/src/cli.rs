@@ -12,6 +12,18 @@ use clap::{Args, Parser, Subcommand};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/payments";
 
+/// `CHECKOUT_SESSION_TTL_SECS` (or the option it sets) as Stripe accepts
+/// it: a sweep `--force` measuring age against 10 s would expire every
+/// customer's live session.
+pub fn session_ttl_secs(raw: &str) -> Result<u64, String> {
+    let secs: u64 = raw.trim().parse().map_err(|e| format!("{e}"))?;
+    if (1800..=86_400).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err("Stripe accepts 1800..86400 seconds".into())
+    }
+}
+
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success
@@ -30,8 +42,10 @@ Exit status:
   0  the payments were listed (and, without --dry-run, cancellations tried;
      a payment that cannot be cancelled, e.g. already paid, says why in its
      row, or in 'cancellation.error' with --json)
-  1  failure: unknown payment or user, no filter without --dry-run or --all,
-     database or Stripe configuration (one line on stderr)
+  1  failure: unknown payment or user, database or Stripe configuration
+     (one line on stderr)
+Without --payment-id, --user-email or --all nothing is cancelled: the
+pending payments are listed (and checked in Stripe with --stripe-test).
   2  usage error (unknown command, bad or missing option)";
 
 #[derive(Debug, Parser)]

@@ -1,19 +1,27 @@
 //! `manage`: see `manage --help`. Exit status 0 on success, 1 on failure
-//! (one line on stderr), 2 on a usage error (clap).
+//! (one line on stderr), 2 on a usage error (one line on stderr too).
 
 use clap::Parser;
+use clap::error::ErrorKind;
+use domain::settings::{LogFilter, LogFormat};
 use manage::Cli;
 use manage::messages::one_line;
+use std::io::IsTerminal;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
-    let outcome = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
+    die_quietly_on_a_closed_pipe();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
+    let outcome = init_logging()
+        .and_then(|()| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+        })
         .and_then(|runtime| runtime.block_on(manage::execute(cli)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -24,16 +32,56 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr (stdout is for data); `RUST_LOG` sets the level
-/// (default: warnings), `LOG_FORMAT=json` switches to JSON lines.
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("LOG_FORMAT").is_ok_and(|format| format == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
+/// Help and version go out whole; a usage error is its first line (clap
+/// adds a usage block and a "try --help" hint below it), status 2.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => error.exit(),
+        _ => {
+            let rendered = error.render().to_string();
+            eprintln!("{}", rendered.lines().next().unwrap_or("error: bad usage"));
+            ExitCode::from(2)
+        }
     }
+}
+
+/// `manage … | head` closes stdout early: end as a Unix tool does (killed
+/// by SIGPIPE) rather than panicking in `println!` with a backtrace. Rust
+/// ignores SIGPIPE by default.
+#[allow(unsafe_code)]
+fn die_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal, before any
+    // other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Logs go to stderr (stdout is for data). `RUST_LOG` sets the level —
+/// by default warnings for a person at a terminal, errors only for a
+/// script, whose stderr then holds just the one-line reason of a failure —
+/// and `LOG_FORMAT=json` switches to JSON lines. A bad value of either is
+/// a failure, as in the services.
+fn init_logging() -> anyhow::Result<()> {
+    let interactive = std::io::stderr().is_terminal();
+    let default = if interactive { "warn" } else { "error" };
+    let filter: LogFilter = domain::settings::parsed(
+        &domain::settings::ProcessEnv,
+        "RUST_LOG",
+        default.parse().expect("a valid default"),
+    )?;
+    let format: LogFormat =
+        domain::settings::parsed(&domain::settings::ProcessEnv, "LOG_FORMAT", LogFormat::Text)?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter.directives()))
+        .with_writer(std::io::stderr)
+        .with_ansi(interactive);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
 }

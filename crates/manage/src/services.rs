@@ -3,7 +3,10 @@
 
 use anyhow::Context;
 use clap::Args;
+use domain::recorded_gateway::RecordedGateway;
 use domain::settings::{self, AppEnv, ProcessEnv};
+use std::sync::Arc;
+use std::time::Duration;
 use stripe_client::{StripeClient, StripeConfig};
 
 /// Redis and the queue key prefix, shared with the API and the worker.
@@ -31,11 +34,22 @@ impl QueueOpts {
     }
 }
 
+/// The Stripe gateway of the commands that call Stripe, configured like
+/// the API's and the worker's, its calls recorded in `stripe_calls` (the
+/// staff timeline) on a small pool of their own.
+pub fn recorded_stripe_from_env(database_url: &str) -> anyhow::Result<RecordedGateway> {
+    let pool = domain::db::pool(database_url, 2, Duration::from_secs(10));
+    Ok(RecordedGateway::on_own_pool(
+        Arc::new(stripe_from_env()?),
+        pool,
+    ))
+}
+
 /// The Stripe gateway, configured like the API's and the worker's
 /// (`APP_ENV`, `STRIPE_SECRET_KEY`, `STRIPE_API_BASE`: without a key a
 /// development run uses the local emulator, production refuses); warns on
 /// stderr when it is the emulator.
-pub fn stripe_from_env() -> anyhow::Result<StripeClient> {
+fn stripe_from_env() -> anyhow::Result<StripeClient> {
     let env = &ProcessEnv;
     let app_env: AppEnv = settings::parsed(env, "APP_ENV", AppEnv::Development)?;
     let endpoint = settings::stripe_endpoint(env, app_env, stripe_client::config::STRIPE_API_BASE)?;

@@ -1,7 +1,7 @@
 //! Typed configuration, read once at start from the environment. A bad
 //! value fails start-up with a message naming the variable (SPEC §3).
 
-use domain::settings::{StripeEndpoint, boolean, count, invalid, millis, parsed, secs};
+use domain::settings::{StripeEndpoint, boolean, count, invalid, millis, parsed, secret_url, secs};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -66,8 +66,8 @@ pub struct QueueTiming {
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub app_env: AppEnv,
-    pub database_url: String,
-    pub redis_url: String,
+    pub database_url: SecretString,
+    pub redis_url: SecretString,
     pub stripe: StripeEndpoint,
     pub webhook_secret: Option<SecretString>,
     /// `None` when the board is switched off (`BOARD_BIND=off`).
@@ -125,12 +125,18 @@ impl WorkerConfig {
         };
         Ok(Self {
             app_env,
-            database_url: env
-                .get("DATABASE_URL")
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-            redis_url: env
-                .get("REDIS_URL")
-                .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
+            database_url: secret_url(
+                env,
+                "DATABASE_URL",
+                DEFAULT_DATABASE_URL,
+                &["postgres://", "postgresql://"],
+            )?,
+            redis_url: secret_url(
+                env,
+                "REDIS_URL",
+                DEFAULT_REDIS_URL,
+                &["redis://", "rediss://"],
+            )?,
             stripe: domain::settings::stripe_endpoint(
                 env,
                 app_env,
@@ -199,6 +205,10 @@ mod tests {
         assert!(err.to_string().starts_with("AUTO_CLEANUP:"), "{err}");
         let err = config(&[("BOARD_BIND", "nowhere")]).unwrap_err();
         assert!(err.to_string().starts_with("BOARD_BIND:"), "{err}");
+        let err = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(err.to_string().starts_with("DATABASE_URL:"), "{err}");
+        let err = config(&[("REDIS_URL", "http://x")]).unwrap_err();
+        assert!(err.to_string().starts_with("REDIS_URL:"), "{err}");
         let err = config(&[("RUST_LOG", "payments=notalevel")]).unwrap_err();
         assert!(err.to_string().starts_with("RUST_LOG:"), "{err}");
         let err = config(&[("TASK_RETENTION_SECS", "3600")]).unwrap_err();

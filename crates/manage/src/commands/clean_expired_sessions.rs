@@ -29,11 +29,12 @@ pub struct Opts {
     pub force: bool,
 
     /// Checkout Session lifetime that `--force` measures age against.
-    #[arg(long, env = "CHECKOUT_SESSION_TTL_SECS", default_value_t = 1800)]
+    #[arg(long, env = "CHECKOUT_SESSION_TTL_SECS", value_name = "CHECKOUT_SESSION_TTL_SECS",
+          default_value_t = 1800, value_parser = crate::cli::session_ttl_secs)]
     pub session_ttl_secs: u64,
 
     /// Stripe calls in flight at once.
-    #[arg(long, env = "SWEEP_CONCURRENCY", default_value_t = 4,
+    #[arg(long, env = "SWEEP_CONCURRENCY", value_name = "SWEEP_CONCURRENCY", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub concurrency: u64,
 }

@@ -17,7 +17,7 @@ pub mod wait_for_redis;
 
 use crate::cli::{Cli, Command};
 use crate::database::{connect, connect_pool};
-use crate::services::stripe_from_env;
+use crate::services::recorded_stripe_from_env;
 
 /// Runs the parsed command line; the error is the one-line reason to show.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
@@ -52,7 +52,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             check_invariants::print(&check_invariants::run(&mut conn, &opts).await?, json)
         }
         Command::CleanExpiredSessions(opts) => {
-            let gateway = stripe_from_env()?;
+            let gateway = recorded_stripe_from_env(database_url)?;
             let pool = connect_pool(database_url, opts.pool_size()).await?;
             let report = clean_expired_sessions::run(&pool, &gateway, &opts).await?;
             clean_expired_sessions::print(&report, json)
@@ -64,7 +64,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             start_auto_cleanup::print(&outcome, json)
         }
         Command::TestCancellation(opts) => {
-            let gateway = stripe_from_env()?;
+            let gateway = recorded_stripe_from_env(database_url)?;
             let mut conn = connect(database_url).await?;
             let report = test_cancellation::run(&mut conn, &gateway, &opts).await?;
             test_cancellation::print(&report, json)

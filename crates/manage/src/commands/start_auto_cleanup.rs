@@ -22,7 +22,12 @@ pub struct Opts {
     pub dry_run: bool,
 
     /// How late a run may be before the chain counts as dead.
-    #[arg(long, env = "CHAIN_OVERDUE_GRACE_SECS", default_value_t = 120)]
+    #[arg(
+        long,
+        env = "CHAIN_OVERDUE_GRACE_SECS",
+        value_name = "CHAIN_OVERDUE_GRACE_SECS",
+        default_value_t = 120
+    )]
     pub overdue_grace_secs: u64,
 
     #[command(flatten)]

@@ -2,7 +2,10 @@
 //! state and cancel them through the same service as the API
 //! (`cancel_payment`, audited with source `cli`). `--stripe-test` reads
 //! each session from Stripe first and reports where the local mirror and
-//! Stripe disagree. `--dry-run` cancels nothing.
+//! Stripe disagree. `--dry-run` cancels nothing, and neither does a run
+//! without `--payment-id`, `--user-email` or `--all`: the seed's
+//! `test_cancellation --stripe-test` checks Stripe, it does not cancel
+//! every pending order of the shop.
 
 use super::create_user::parse_email;
 use crate::payments::{PaymentRow, Selection, or_dash};
@@ -37,7 +40,7 @@ pub struct Opts {
     pub stripe_test: bool,
 
     /// Without --payment-id or --user-email: really cancel every PENDING
-    /// payment listed (refused otherwise).
+    /// payment listed (otherwise they are only listed, as with --dry-run).
     #[arg(long)]
     pub all: bool,
 }
@@ -97,10 +100,8 @@ pub async fn run(
         &[PaymentStatus::Pending],
         &[PaymentStatus::Pending],
     );
-    anyhow::ensure!(
-        opts.dry_run || opts.all || !matches!(selection, Selection::Status(_)),
-        "refusing to cancel every PENDING payment: give --payment-id, --user-email, --dry-run or --all"
-    );
+    let unscoped = matches!(selection, Selection::Status(_));
+    let dry_run = opts.dry_run || (unscoped && !opts.all);
     let actor = Actor::new(AuditSource::Cli, crate::services::operator());
     let mut payments = Vec::new();
     for view in selection.load(conn).await? {
@@ -110,7 +111,7 @@ pub async fn run(
         } else {
             None
         };
-        let cancellation = if opts.dry_run {
+        let cancellation = if dry_run {
             None
         } else {
             Some(cancel(conn, gateway, payment.payment_id, &actor).await)
@@ -121,10 +122,7 @@ pub async fn run(
             cancellation,
         });
     }
-    Ok(Report {
-        dry_run: opts.dry_run,
-        payments,
-    })
+    Ok(Report { dry_run, payments })
 }
 
 async fn cancel(

@@ -203,5 +203,81 @@ async fn binary_bad_operator_arguments_are_usage_errors() {
             "{args:?}: {}",
             stderr(&output)
         );
+        let reason = stderr(&output);
+        assert_eq!(reason.lines().count(), 1, "{args:?}: one line:\n{reason}");
+        assert!(reason.starts_with("error: "), "{args:?}: {reason}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_a_session_ttl_outside_stripes_bounds_is_refused_naming_the_variable() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_manage"))
+        .env("DATABASE_URL", env.db.url())
+        .env("STRIPE_API_BASE", env.emulator.base_url())
+        .env("CHECKOUT_SESSION_TTL_SECS", "10")
+        .args(["clean_expired_sessions", "--force"])
+        .output()
+        .expect("run manage");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("CHECKOUT_SESSION_TTL_SECS"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        env.payment(&payment).await.status,
+        domain::PaymentStatus::Pending,
+        "a live session was not touched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_failures_are_one_line_even_with_the_emulator_warning() {
+    let env = TestEnv::new().await;
+    // No STRIPE_SECRET_KEY: the emulator is used, which is worth a warning
+    // to a person, not a second line in a script's stderr.
+    let output = Command::new(env!("CARGO_BIN_EXE_manage"))
+        .env("DATABASE_URL", env.db.url())
+        .env("STRIPE_API_BASE", env.emulator.base_url())
+        .env_remove("STRIPE_SECRET_KEY")
+        .env_remove("RUST_LOG")
+        .args([
+            "test_cancellation",
+            "--payment-id",
+            "00000000-0000-0000-0000-000000000000",
+        ])
+        .output()
+        .expect("run manage");
+    assert_eq!(output.status.code(), Some(1));
+    let reason = stderr(&output);
+    assert_eq!(reason.lines().count(), 1, "{reason}");
+    assert!(reason.starts_with("error: "), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_stripe_calls_of_the_cli_are_on_the_payment_timeline() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::schema::stripe_calls;
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+
+    let output = manage(
+        &env,
+        &["test_cancellation", "--payment-id", &payment.id.to_string()],
+    );
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let operations: Vec<String> = stripe_calls::table
+        .filter(stripe_calls::payment_id.eq(payment.id))
+        .select(stripe_calls::operation)
+        .load(&mut *env.db.conn().await)
+        .await
+        .expect("stripe calls");
+    assert!(
+        operations.iter().any(|op| op == "expire_checkout_session"),
+        "{operations:?}"
+    );
 }

@@ -12,7 +12,7 @@ use domain::models::task::{TaskRecord, TaskState};
 use domain::schema::payments;
 use domain::services::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
 use domain::testing::{Fixtures, TestDatabase};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,7 +153,7 @@ impl TestEnv {
     }
 
     pub async fn start_worker_with(&self, config: WorkerConfig) -> WorkerHandle {
-        let queue = JobQueue::connect(&config.redis_url, self.prefix.clone())
+        let queue = JobQueue::connect(config.redis_url.expose_secret(), self.prefix.clone())
             .await
             .expect("Redis reachable");
         let ctx = AppContext::new(
