@@ -259,7 +259,7 @@ pub fn table(snapshot: &Snapshot) -> Table {
             marker.to_owned(),
             p.payment_id.to_string(),
             p.user_email.clone(),
-            p.amount.clone(),
+            format!("{} {}", p.amount, p.currency),
             p.payment_status.to_string(),
             p.order_status.to_string(),
             format!(
@@ -292,7 +292,8 @@ mod tests {
             payment_id: Uuid::nil(),
             order_id: Uuid::nil(),
             user_email: "ana@example.com".into(),
-            amount: "10.00 USD".into(),
+            amount: "10.00".into(),
+            currency: "USD".into(),
             payment_status: status,
             order_status: order,
             stripe_session_id: Some("cs_test_1".into()),

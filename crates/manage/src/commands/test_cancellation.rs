@@ -253,7 +253,7 @@ fn table(report: &Report) -> Table {
         table.add_row(vec![
             p.payment_id.to_string(),
             p.user_email.clone(),
-            p.amount.clone(),
+            format!("{} {}", p.amount, p.currency),
             format!("{} / {}", p.payment_status, p.order_status),
             format!(
                 "{} / {}",
@@ -292,7 +292,8 @@ mod tests {
             payment_id: Uuid::nil(),
             order_id: Uuid::nil(),
             user_email: "ana@example.com".into(),
-            amount: "10.00 USD".into(),
+            amount: "10.00".into(),
+            currency: "USD".into(),
             payment_status: status,
             order_status: domain::OrderStatus::Pending,
             stripe_session_id: Some("cs_test_1".into()),

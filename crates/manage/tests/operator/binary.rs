@@ -84,6 +84,10 @@ async fn binary_operator_commands_print_json_that_parses() {
         status["payments"][0]["payment_status"], "PENDING",
         "{status}"
     );
+    // As the API shows money: major units and the currency apart.
+    assert_eq!(status["payments"][0]["currency"], "USD", "{status}");
+    let amount = status["payments"][0]["amount"].as_str().expect("amount");
+    assert!(amount.parse::<f64>().is_ok(), "{amount}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
