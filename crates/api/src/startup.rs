@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::middleware::cors::{cors, credentials_only_for_allowed_origins};
+use crate::middleware::head::head_as_get;
 use crate::middleware::{json_errors::json_errors, metrics};
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -86,6 +87,7 @@ impl Application {
                 // Outside CORS, so that its refusals are JSON errors too.
                 .wrap(from_fn(json_errors))
                 .wrap(from_fn(metrics::record))
+                .wrap(from_fn(head_as_get))
                 .wrap(TracingLogger::default())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(settings.json_body_limit))

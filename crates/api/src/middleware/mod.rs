@@ -1,6 +1,7 @@
 //! Cross-cutting request handling.
 
 pub mod cors;
+pub mod head;
 pub mod json_errors;
 pub mod metrics;
 pub mod rate_limit;

@@ -27,6 +27,38 @@ async fn healthz_and_readyz_answer_ok() {
     assert_eq!(body["checks"]["redis"], "ok");
 }
 
+#[tokio::test]
+async fn head_is_answered_like_get_without_a_body() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz", "/api/products/"] {
+        let get = reqwest::get(format!("{}{path}", app.address))
+            .await
+            .unwrap();
+        let head = reqwest::Client::new()
+            .head(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "HEAD {path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    // Anonymous is still anonymous: HEAD is not a way around the checks.
+    let me = reqwest::Client::new()
+        .head(format!("{}/api/auth/me/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+}
+
 #[derive(diesel::QueryableByName)]
 struct Connections {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
