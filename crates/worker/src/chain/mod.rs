@@ -225,18 +225,20 @@ async fn seed(
     })
 }
 
-/// The chain that took over from `token`, if one did.
+/// The chain that took over from `token`, if one did. A chain key gone
+/// altogether (Redis lost its data) is not a takeover: the link stays, and
+/// stops when it finds no chain; the dead-man switch re-seeds.
 async fn superseded_since_claim(
     queue: &JobQueue,
     token: &str,
 ) -> Result<Option<ChainEnsured>, WorkerError> {
     let (current_token, current_task) = link::current_link(queue).await?;
     Ok(match current_token {
-        Some(current) if current == token => None,
-        other => Some(ChainEnsured::AlreadyRunning {
-            token: other.unwrap_or_default(),
+        Some(current) if current != token => Some(ChainEnsured::AlreadyRunning {
+            token: current,
             task_id: current_task.unwrap_or_default(),
         }),
+        _ => None,
     })
 }
 
