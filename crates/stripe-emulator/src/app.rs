@@ -52,17 +52,14 @@ impl App {
             .headers()
             .get("authorization")
             .and_then(|v| v.to_str().ok());
-        let Some(key) = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-        else {
+        let Some(key) = header.and_then(api_key) else {
             return Err(ApiError::unauthorized(
                 "You did not provide an API key. You need to provide your API key in the Authorization header, \
                  using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
             ));
         };
         let accepted = match &self.secret_key {
-            Some(expected) => key == expected,
+            Some(expected) => &key == expected,
             None => ["sk_test_", "sk_live_", "rk_test_", "rk_live_"]
                 .iter()
                 .any(|p| key.starts_with(p)),
@@ -72,7 +69,7 @@ impl App {
         } else {
             Err(ApiError::unauthorized(format!(
                 "Invalid API Key provided: {}",
-                redact(key)
+                redact(&key)
             )))
         }
     }
@@ -199,6 +196,23 @@ impl App {
         self.lock().requests.push(record);
         response.json(body)
     }
+}
+
+/// The key of an `Authorization` header, as Stripe reads it: `Bearer KEY`,
+/// or HTTP Basic with the key as the user name and no password (`curl -u
+/// sk_test_…:`, as Stripe's own examples do).
+fn api_key(header: &str) -> Option<String> {
+    use base64::Engine;
+    if let Some(key) = header.strip_prefix("Bearer ") {
+        return Some(key.trim().to_owned());
+    }
+    let encoded = header.strip_prefix("Basic ")?.trim();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let credentials = String::from_utf8(decoded).ok()?;
+    let (user, _password) = credentials.split_once(':').unwrap_or((&credentials, ""));
+    Some(user.to_owned()).filter(|u| !u.is_empty())
 }
 
 /// `sk_test_****abcd`: Stripe's way of echoing a refused key.

@@ -63,6 +63,28 @@ async fn a_configured_api_key_is_the_only_one_accepted() {
 }
 
 #[tokio::test]
+async fn the_key_may_come_as_http_basic_auth_as_in_stripes_curl_examples() {
+    let emulator = start(EmulatorConfig {
+        api_key: Some(KEY.into()),
+        ..EmulatorConfig::for_tests()
+    })
+    .await;
+    let api = Api::new(&emulator);
+    let status = |user: &'static str| {
+        api.http
+            .get(format!("{}/v1/checkout/sessions", api.base))
+            .basic_auth(user, None::<&str>)
+            .send()
+    };
+    assert_eq!(status(KEY).await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        status("sk_test_other").await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(status("").await.unwrap().status().as_u16(), 401);
+}
+
+#[tokio::test]
 async fn creating_a_session_validates_its_parameters() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);
