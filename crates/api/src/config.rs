@@ -2,7 +2,9 @@
 //! A bad value fails start-up with a message naming the variable; secrets
 //! are kept in [`SecretString`] and never printed.
 
-use domain::settings::{Env, boolean, http_url, invalid, parsed, secret_url};
+use domain::settings::{
+    Env, boolean, checkout_session_ttl, database_url, http_url, invalid, parsed, redis_url,
+};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -79,18 +81,6 @@ fn stripe(env: &dyn Env, app_env: AppEnv) -> Result<StripeSettings, ConfigError>
     })
 }
 
-fn ttl(env: &dyn Env) -> Result<Duration, ConfigError> {
-    let secs: u64 = parsed(env, "CHECKOUT_SESSION_TTL_SECS", 1800)?;
-    if (1800..=86400).contains(&secs) {
-        Ok(Duration::from_secs(secs))
-    } else {
-        Err(invalid(
-            "CHECKOUT_SESSION_TTL_SECS",
-            format!("{secs} is outside Stripe's 1800..86400"),
-        ))
-    }
-}
-
 fn origins(env: &dyn Env) -> Result<Vec<String>, ConfigError> {
     env.get("ALLOWED_ORIGINS")
         .unwrap_or_default()
@@ -128,20 +118,10 @@ impl Settings {
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
         let app_env: AppEnv = parsed(env, "APP_ENV", AppEnv::Development)?;
         Ok(Self {
-            database_url: secret_url(
-                env,
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/payments",
-                &["postgres://", "postgresql://"],
-            )?,
+            database_url: database_url(env, "postgres://postgres@127.0.0.1:5432/payments")?,
             database_pool_size: parsed(env, "DATABASE_POOL_SIZE", 16)?,
             workers: parsed(env, "API_WORKERS", default_workers())?,
-            redis_url: secret_url(
-                env,
-                "REDIS_URL",
-                "redis://127.0.0.1:6379/0",
-                &["redis://", "rediss://", "unix://", "redis+unix://"],
-            )?,
+            redis_url: redis_url(env, "redis://127.0.0.1:6379/0")?,
             queue_prefix: env.get("QUEUE_PREFIX").unwrap_or_default(),
             stripe: stripe(env, app_env)?,
             api_bind: parsed(env, "API_BIND", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
@@ -149,7 +129,7 @@ impl Settings {
             cookie_secure: boolean(env, "COOKIE_SECURE", app_env == AppEnv::Production)?,
             allowed_origins: origins(env)?,
             frontend_url: http_url(env, "FRONTEND_URL", "http://localhost:3000")?,
-            checkout_session_ttl: ttl(env)?,
+            checkout_session_ttl: checkout_session_ttl(env)?,
             session_ttl: Duration::from_secs(parsed(env, "SESSION_TTL_SECS", 14 * 24 * 3600)?),
             login_rate_per_minute: parsed(env, "LOGIN_RATE_PER_MINUTE", 10)?,
             trust_forwarded_for: boolean(env, "TRUST_FORWARDED_FOR", false)?,

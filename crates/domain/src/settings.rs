@@ -196,6 +196,43 @@ pub fn secret_url(
     }
 }
 
+/// `DATABASE_URL`: a PostgreSQL URL, kept secret (it may carry a password).
+pub fn database_url(env: &dyn Env, default: &str) -> Result<SecretString, ConfigError> {
+    secret_url(
+        env,
+        "DATABASE_URL",
+        default,
+        &["postgres://", "postgresql://"],
+    )
+}
+
+/// `REDIS_URL`: a Redis URL (TCP, TLS or a Unix socket), kept secret.
+pub fn redis_url(env: &dyn Env, default: &str) -> Result<SecretString, ConfigError> {
+    secret_url(
+        env,
+        "REDIS_URL",
+        default,
+        &["redis://", "rediss://", "unix://", "redis+unix://"],
+    )
+}
+
+/// A Checkout Session's lifetime as Stripe accepts it (30 min to 24 h).
+pub fn checkout_session_ttl_secs(secs: u64) -> Result<u64, String> {
+    if (1800..=86_400).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{secs} is outside Stripe's 1800..86400 seconds"))
+    }
+}
+
+/// `CHECKOUT_SESSION_TTL_SECS` (default 1800), within Stripe's bounds.
+pub fn checkout_session_ttl(env: &dyn Env) -> Result<Duration, ConfigError> {
+    let secs: u64 = parsed(env, "CHECKOUT_SESSION_TTL_SECS", 1800)?;
+    checkout_session_ttl_secs(secs)
+        .map(Duration::from_secs)
+        .map_err(|reason| invalid("CHECKOUT_SESSION_TTL_SECS", reason))
+}
+
 /// The local Stripe emulator a development run falls back to (SPEC §9).
 pub const EMULATOR_API_BASE: &str = "http://127.0.0.1:12111";
 const EMULATOR_KEY: &str = "sk_test_emulator";

@@ -17,11 +17,7 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/payme
 /// customer's live session.
 pub fn session_ttl_secs(raw: &str) -> Result<u64, String> {
     let secs: u64 = raw.trim().parse().map_err(|e| format!("{e}"))?;
-    if (1800..=86_400).contains(&secs) {
-        Ok(secs)
-    } else {
-        Err("Stripe accepts 1800..86400 seconds".into())
-    }
+    domain::settings::checkout_session_ttl_secs(secs)
 }
 
 const EXIT_STATUS_HELP: &str = "\

@@ -1,7 +1,10 @@
 //! Typed configuration, read once at start from the environment. A bad
 //! value fails start-up with a message naming the variable (SPEC §3).
 
-use domain::settings::{StripeEndpoint, boolean, count, invalid, millis, parsed, secret_url, secs};
+use domain::settings::{
+    StripeEndpoint, boolean, checkout_session_ttl, count, database_url, invalid, millis, parsed,
+    redis_url, secs,
+};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -109,13 +112,7 @@ impl WorkerConfig {
                 }
             };
         let log_format: LogFormat = parsed(env, "LOG_FORMAT", LogFormat::Text)?;
-        let session_ttl = secs(env, "CHECKOUT_SESSION_TTL_SECS", 1800, 1)?;
-        if !(1800..=86400).contains(&session_ttl.as_secs()) {
-            return Err(invalid(
-                "CHECKOUT_SESSION_TTL_SECS",
-                "Stripe accepts 1800..86400 seconds",
-            ));
-        }
+        let session_ttl = checkout_session_ttl(env)?;
         let retention = secs(env, "TASK_RETENTION_SECS", 7 * 86400, 86400)?;
         let retry = RetryPolicy {
             max_attempts: parsed(env, "JOB_MAX_ATTEMPTS", 8u32)?.max(1),
@@ -125,18 +122,8 @@ impl WorkerConfig {
         };
         Ok(Self {
             app_env,
-            database_url: secret_url(
-                env,
-                "DATABASE_URL",
-                DEFAULT_DATABASE_URL,
-                &["postgres://", "postgresql://"],
-            )?,
-            redis_url: secret_url(
-                env,
-                "REDIS_URL",
-                DEFAULT_REDIS_URL,
-                &["redis://", "rediss://"],
-            )?,
+            database_url: database_url(env, DEFAULT_DATABASE_URL)?,
+            redis_url: redis_url(env, DEFAULT_REDIS_URL)?,
             stripe: domain::settings::stripe_endpoint(
                 env,
                 app_env,
@@ -209,6 +196,8 @@ mod tests {
         assert!(err.to_string().starts_with("DATABASE_URL:"), "{err}");
         let err = config(&[("REDIS_URL", "http://x")]).unwrap_err();
         assert!(err.to_string().starts_with("REDIS_URL:"), "{err}");
+        // The same schemes as the API's: a Unix socket is a Redis URL too.
+        assert!(config(&[("REDIS_URL", "unix:///run/redis.sock")]).is_ok());
         let err = config(&[("RUST_LOG", "payments=notalevel")]).unwrap_err();
         assert!(err.to_string().starts_with("RUST_LOG:"), "{err}");
         let err = config(&[("TASK_RETENTION_SECS", "3600")]).unwrap_err();

@@ -6,17 +6,22 @@ use std::net::TcpListener;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn manage(env: &TestEnv, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_manage"))
+/// `manage` pointed at the test's database, Redis and emulator, as a
+/// script runs it (stderr not a terminal, no `RUST_LOG`).
+fn command(env: &TestEnv) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_manage"));
+    command
         .env("DATABASE_URL", env.db.url())
         .env("REDIS_URL", &env.redis_url)
         .env("QUEUE_PREFIX", &env.prefix)
         .env("STRIPE_API_BASE", env.emulator.base_url())
         .env("STRIPE_SECRET_KEY", "sk_test_manage")
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .expect("run manage")
+        .env_remove("RUST_LOG");
+    command
+}
+
+fn manage(env: &TestEnv, args: &[&str]) -> Output {
+    command(env).args(args).output().expect("run manage")
 }
 
 fn stdout(output: &Output) -> String {
@@ -217,9 +222,7 @@ async fn binary_bad_operator_arguments_are_usage_errors() {
 async fn binary_a_session_ttl_outside_stripes_bounds_is_refused_naming_the_variable() {
     let env = TestEnv::new().await;
     let payment = env.checkout().await;
-    let output = Command::new(env!("CARGO_BIN_EXE_manage"))
-        .env("DATABASE_URL", env.db.url())
-        .env("STRIPE_API_BASE", env.emulator.base_url())
+    let output = command(&env)
         .env("CHECKOUT_SESSION_TTL_SECS", "10")
         .args(["clean_expired_sessions", "--force"])
         .output()
@@ -242,11 +245,8 @@ async fn binary_failures_are_one_line_even_with_the_emulator_warning() {
     let env = TestEnv::new().await;
     // No STRIPE_SECRET_KEY: the emulator is used, which is worth a warning
     // to a person, not a second line in a script's stderr.
-    let output = Command::new(env!("CARGO_BIN_EXE_manage"))
-        .env("DATABASE_URL", env.db.url())
-        .env("STRIPE_API_BASE", env.emulator.base_url())
+    let output = command(&env)
         .env_remove("STRIPE_SECRET_KEY")
-        .env_remove("RUST_LOG")
         .args([
             "test_cancellation",
             "--payment-id",
