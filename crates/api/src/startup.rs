@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::middleware::cors::{cors, credentials_only_for_allowed_origins};
 use crate::middleware::head::head_as_get;
+use crate::middleware::request_span::RequestSpan;
 use crate::middleware::{json_errors::json_errors, metrics};
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -88,7 +89,7 @@ impl Application {
                 .wrap(from_fn(json_errors))
                 .wrap(from_fn(metrics::record))
                 .wrap(from_fn(head_as_get))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(settings.json_body_limit))
                 // A query string serde cannot read (a repeated or mistyped

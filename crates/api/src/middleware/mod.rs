@@ -5,3 +5,4 @@ pub mod head;
 pub mod json_errors;
 pub mod metrics;
 pub mod rate_limit;
+pub mod request_span;

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use stripe_client::{StripeClient, StripeConfig};
 use stripe_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
@@ -38,6 +38,26 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
         api::telemetry::init(LogFormat::Text, &filter);
     }
 });
+
+/// Log output written in this process, for tests that read the logs.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// How a test wants the app configured.
 #[derive(Clone)]

@@ -1,5 +1,6 @@
 //! Integration tests of the payments API: one binary, one module per feature.
 
+mod access_log;
 mod auth;
 mod cancel;
 mod checkout;

@@ -6,7 +6,7 @@
 //! once with JSON logs, and a worker in this process whose TRACE output is
 //! captured in both formats too. Then every secret is searched for.
 
-use crate::helpers::{REDIS_URL, now};
+use crate::helpers::{Captured, REDIS_URL, now};
 use domain::auth::password::hash_password;
 use domain::models::user::{User, insert_api_token};
 use domain::testing::{TestDatabase, seed_product};
@@ -14,33 +14,12 @@ use domain::values::email::Email;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Method, RequestBuilder, Url};
 use serde_json::{Value, json};
-use std::io::Write;
 use std::process::Stdio;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use stripe_emulator::{Emulator, EmulatorConfig, PayOutcome};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-/// Log output of this process (the worker, its Stripe client, the emulator).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Text and JSON layers at TRACE, as the worker's telemetry formats them.
 static IN_PROCESS: LazyLock<(Captured, Captured)> = LazyLock::new(|| {
