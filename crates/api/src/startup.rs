@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::middleware::cors::{cors, credentials_only_for_allowed_origins};
 use crate::middleware::head::head_as_get;
-use crate::middleware::request_span::RequestSpan;
+use crate::middleware::request_span::{RequestSpan, request_id_header};
 use crate::middleware::{json_errors::json_errors, metrics};
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -89,6 +89,7 @@ impl Application {
                 .wrap(from_fn(json_errors))
                 .wrap(from_fn(metrics::record))
                 .wrap(from_fn(head_as_get))
+                .wrap(from_fn(request_id_header))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(settings.json_body_limit))

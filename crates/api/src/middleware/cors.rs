@@ -24,6 +24,7 @@ pub fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("x-csrftoken"),
             header::HeaderName::from_static("idempotency-key"),
         ])
+        .expose_headers([super::request_span::REQUEST_ID_HEADER])
         .max_age(3600)
 }
 

@@ -1,6 +1,7 @@
 //! The access log (docs/operations.md): one line per request, in a span
 //! that names the request (its id and path), so every line the request
-//! causes can be tied back to it. Query strings stay out of the logs.
+//! causes can be tied back to it, and the caller gets the id in the
+//! `X-Request-Id` header. Query strings stay out of the logs.
 
 use crate::helpers::{Captured, spawn_app};
 use tracing_subscriber::layer::SubscriberExt;
@@ -30,6 +31,15 @@ fn request_id(line: &str) -> Uuid {
     line[start..start + 36].parse().expect("a UUID")
 }
 
+fn header_id(answer: &reqwest::Response) -> Uuid {
+    answer
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("an X-Request-Id header holding a UUID")
+}
+
 #[tokio::test]
 async fn every_request_is_logged_once_in_a_span_naming_its_id_and_path() {
     let logs = capture_logs();
@@ -38,9 +48,11 @@ async fn every_request_is_logged_once_in_a_span_naming_its_id_and_path() {
     let caller = app.browser(&user).await;
     let unknown = Uuid::new_v4();
     let path = format!("/api/payments/{unknown}/status/");
+    let mut answered_ids = Vec::new();
     for _ in 0..2 {
         let answer = app.get(&caller, &format!("{path}?refresh=true")).await;
         assert_eq!(answer.status(), 404);
+        answered_ids.push(header_id(&answer));
     }
 
     let text = logs.text();
@@ -55,13 +67,31 @@ async fn every_request_is_logged_once_in_a_span_naming_its_id_and_path() {
         assert!(line.contains("route=/api/payments/{id}/status/"), "{line}");
         assert!(line.contains("status=404"), "{line}");
     }
-    assert_ne!(
-        request_id(served[0]),
-        request_id(served[1]),
-        "each request has its own id"
-    );
+    let logged_ids: Vec<Uuid> = served.iter().map(|line| request_id(line)).collect();
+    assert_eq!(logged_ids, answered_ids, "the caller gets the logged id");
+    assert_ne!(logged_ids[0], logged_ids[1], "each request has its own id");
     assert!(
         !text.contains("refresh=true"),
         "query strings are not logged:\n{text}"
     );
+}
+
+#[tokio::test]
+async fn a_browser_on_an_allowed_origin_may_read_the_request_id() {
+    let app = spawn_app().await;
+    let answer = reqwest::Client::new()
+        .get(format!("{}/api/products/", app.address))
+        .header("Origin", "http://frontend.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    header_id(&answer);
+    let exposed = answer
+        .headers()
+        .get("access-control-expose-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "exposed: {exposed:?}");
 }
