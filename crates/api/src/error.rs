@@ -6,9 +6,9 @@ use crate::messages::{self, Msg};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use domain::DomainError;
 use domain::gateway::GatewayError;
 use domain::i18n::Lang;
+use domain::{DomainError, PaymentStatus};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use worker::queue::QueueError;
@@ -121,8 +121,12 @@ impl ApiError {
                 .with("requested", requested)
                 .with("available", available),
             DomainError::AlreadyPaid { status, .. } => {
-                Self::new(S::CONFLICT, messages::ALREADY_PAID, lang)
-                    .with("payment_status", status.as_str())
+                let message = if status == PaymentStatus::Refunded {
+                    messages::ALREADY_REFUNDED
+                } else {
+                    messages::ALREADY_PAID
+                };
+                Self::new(S::CONFLICT, message, lang).with("payment_status", status.as_str())
             }
             DomainError::InvalidTransition { from, .. } => {
                 Self::new(S::CONFLICT, messages::CANNOT_CANCEL, lang)

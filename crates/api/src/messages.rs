@@ -55,6 +55,7 @@ messages! {
     DATABASE_UNAVAILABLE => "La base de datos no está disponible.", "The database is unavailable.";
     QUEUE_UNAVAILABLE => "Cola de tareas no disponible", "Task queue unavailable";
     ALREADY_PAID => "El pago ya se completó en Stripe.", "The payment was already completed in Stripe.";
+    ALREADY_REFUNDED => "El pago ya fue reembolsado.", "The payment was already refunded.";
     CANNOT_CANCEL => "El pago no se puede cancelar en su estado actual.", "The payment cannot be cancelled in its current status.";
     PAYMENT_CANCELLED => "Pago cancelado exitosamente", "Payment cancelled successfully";
     PAYMENT_ALREADY_CANCELLED => "El pago ya estaba cancelado", "Payment was already cancelled";

@@ -79,7 +79,9 @@ pub struct CheckoutSession {
     pub payment_status: SessionPaymentStatus,
     /// Null until the customer submits payment (Stripe API since 2022-08-01).
     pub payment_intent_id: Option<String>,
-    pub expires_at: OffsetDateTime,
+    /// Always known from Stripe's API; `None` only when a trimmed webhook
+    /// payload left it out, and then the stored expiry stands.
+    pub expires_at: Option<OffsetDateTime>,
     /// The hosted page; Stripe clears it once the session is no longer open.
     pub url: Option<String>,
     /// `metadata.payment_id`, when Stripe has it.
@@ -292,7 +294,7 @@ mod tests {
             status: SessionStatus::Open,
             payment_status: SessionPaymentStatus::Unpaid,
             payment_intent_id: None,
-            expires_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: Some(OffsetDateTime::UNIX_EPOCH),
             url: None,
             payment_id: None,
         };

@@ -35,7 +35,7 @@ pub fn checkout_session(session: &stripe_shared::CheckoutSession) -> CheckoutSes
             .payment_intent
             .as_ref()
             .map(|pi| pi.id().as_str().to_owned()),
-        expires_at: timestamp(session.expires_at),
+        expires_at: Some(timestamp(session.expires_at)),
         url: session.url.clone(),
         payment_id,
     }

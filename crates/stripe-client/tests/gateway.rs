@@ -38,7 +38,7 @@ async fn create_checkout_session_sends_lines_metadata_and_intent_metadata() {
     assert_eq!(session.status, SessionStatus::Open);
     assert_eq!(session.payment_status, SessionPaymentStatus::Unpaid);
     assert_eq!(session.payment_id, Some(new.payment_id));
-    assert_eq!(session.expires_at, new.expires_at);
+    assert_eq!(session.expires_at, Some(new.expires_at));
     assert_eq!(
         session.payment_intent_id, None,
         "no PaymentIntent before the customer pays"

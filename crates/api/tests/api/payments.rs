@@ -304,6 +304,13 @@ async fn sync_status_refunds_a_payment_paid_after_it_was_cancelled() {
         .filter(|r| r.path == "/v1/refunds")
         .count();
     assert_eq!(refunds, 1, "one refund whatever the syncs");
+
+    // Cancelling it now is a conflict that says what happened to it.
+    let cancel = app.cancel(&browser, &id_of(&checkout)).await;
+    assert_eq!(cancel.status(), 409);
+    let body: Value = cancel.json().await.unwrap();
+    assert_eq!(body["detail"], "The payment was already refunded.");
+    assert_eq!(body["payment_status"], "REFUNDED");
 }
 
 #[tokio::test]

@@ -56,7 +56,8 @@ pub struct SessionMirror {
     pub stripe_payment_intent_id: Option<String>,
     /// `Some(None)` clears the URL: Stripe drops it once the session closes.
     pub stripe_checkout_url: Option<Option<String>>,
-    pub expires_at: OffsetDateTime,
+    /// `None` leaves the stored expiry alone (a trimmed event lacked it).
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl From<&CheckoutSession> for SessionMirror {

@@ -46,6 +46,16 @@ fn outcome(event: &StripeEvent, payment: Option<&Payment>, action: &str) -> Even
     }
 }
 
+/// A failure reported for a payment that has settled meanwhile (paid,
+/// cancelled) changes nothing, and the task result says so.
+fn failure_action(payment: &Payment) -> &'static str {
+    if payment.status == PaymentStatus::Failed {
+        "failed"
+    } else {
+        "nothing_to_do"
+    }
+}
+
 async fn payment_for_session(
     conn: &mut AsyncPgConnection,
     session: &CheckoutSession,
@@ -106,7 +116,7 @@ pub async fn process_event(
                 &actor,
             )
             .await?;
-            Ok(outcome(event, Some(&payment), "failed"))
+            Ok(outcome(event, Some(&payment), failure_action(&payment)))
         }
         StripeEventKind::SessionExpired(session) => {
             let result = handle_session_expired(conn, gateway, &session.id, &actor).await?;
@@ -139,7 +149,7 @@ pub async fn process_event(
                 &actor,
             )
             .await?;
-            Ok(outcome(event, Some(&payment), "failed"))
+            Ok(outcome(event, Some(&payment), failure_action(&payment)))
         }
         StripeEventKind::ChargeRefunded {
             payment_intent_id: Some(intent),

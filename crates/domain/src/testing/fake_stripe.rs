@@ -111,7 +111,7 @@ impl StripeGateway for FakeStripe {
             status: SessionStatus::Open,
             payment_status: SessionPaymentStatus::Unpaid,
             payment_intent_id: None,
-            expires_at: new.expires_at,
+            expires_at: Some(new.expires_at),
             url: Some(format!("https://checkout.test/pay/{id}")),
             payment_id: Some(new.payment_id),
         };

@@ -24,7 +24,9 @@ impl EventParser for TestParser {
                 object["payment_status"].as_str().unwrap_or_default(),
             ),
             payment_intent_id: object["payment_intent"].as_str().map(str::to_owned),
-            expires_at: OffsetDateTime::now_utc(),
+            expires_at: object["expires_at"]
+                .as_i64()
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
             url: None,
             payment_id: None,
         };
@@ -32,6 +34,13 @@ impl EventParser for TestParser {
         let kind = match event_type.as_str() {
             "checkout.session.completed" => StripeEventKind::SessionCompleted(session()),
             "checkout.session.expired" => StripeEventKind::SessionExpired(session()),
+            "payment_intent.payment_failed" => StripeEventKind::PaymentIntentFailed {
+                payment_intent_id: object["id"].as_str().unwrap_or_default().to_owned(),
+                payment_id: object["metadata"]["payment_id"]
+                    .as_str()
+                    .and_then(|id| id.parse().ok()),
+                error_message: Some("Your card was declined.".into()),
+            },
             _ => StripeEventKind::Ignored,
         };
         Ok(StripeEvent {
@@ -95,6 +104,79 @@ async fn a_redelivered_event_is_stored_once_and_processed_once() {
         .await
         .unwrap();
     assert_eq!(stored, Stored::Duplicate { processed: true });
+    ctx.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn an_event_without_expires_at_leaves_the_payments_expiry_alone() {
+    // A delayed payment method: the session completes before it is paid.
+    // The event here carries no `expires_at` (a trimmed payload); taking
+    // the time of reading for it made the sweep expire the live session.
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(1, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    let payload = envelope(
+        "evt_unpaid",
+        "checkout.session.completed",
+        &session_id,
+        "complete",
+        "unpaid",
+    );
+    let mut conn = ctx.db.conn().await;
+    StoredEvent::store(
+        &mut conn,
+        "evt_unpaid",
+        "checkout.session.completed",
+        &payload,
+    )
+    .await
+    .unwrap();
+
+    process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, "evt_unpaid")
+        .await
+        .unwrap();
+
+    let after = ctx.payment(payment.id).await;
+    assert_eq!(after.status, PaymentStatus::Pending);
+    assert_eq!(after.stripe_session_status.as_deref(), Some("complete"));
+    assert!(payment.expires_at.is_some());
+    assert_eq!(after.expires_at, payment.expires_at);
+}
+
+#[tokio::test]
+async fn a_card_failure_reported_after_the_payment_completed_reports_nothing_to_do() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(1, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.pay(&session_id);
+    let completed = envelope(
+        "evt_paid",
+        "checkout.session.completed",
+        &session_id,
+        "complete",
+        "paid",
+    );
+    let failed = json!({ "id": "evt_declined", "type": "payment_intent.payment_failed",
+        "data": { "object": { "id": "pi_x", "metadata": { "payment_id": payment.id.to_string() } } } });
+    let mut conn = ctx.db.conn().await;
+    for (id, kind, payload) in [
+        ("evt_paid", "checkout.session.completed", &completed),
+        ("evt_declined", "payment_intent.payment_failed", &failed),
+    ] {
+        StoredEvent::store(&mut conn, id, kind, payload)
+            .await
+            .unwrap();
+    }
+
+    process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, "evt_paid")
+        .await
+        .unwrap();
+    let late = process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, "evt_declined")
+        .await
+        .unwrap();
+
+    assert_eq!(late.action, "nothing_to_do");
+    assert_eq!(late.payment_status, Some(PaymentStatus::Completed));
     ctx.assert_invariants().await;
 }
 

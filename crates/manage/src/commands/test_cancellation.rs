@@ -311,7 +311,7 @@ mod tests {
             status,
             payment_status: paid,
             payment_intent_id: None,
-            expires_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: Some(OffsetDateTime::UNIX_EPOCH),
             url: None,
             payment_id: None,
         }

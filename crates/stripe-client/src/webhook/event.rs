@@ -13,7 +13,6 @@ use domain::gateway::{CheckoutSession, SessionPaymentStatus, SessionStatus};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use time::OffsetDateTime;
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -106,7 +105,9 @@ struct MinimalSession {
     /// Stripe always sends it; a trimmed payload without it (the shared
     /// load generator's `checkout.session.expired`) is still accepted: the
     /// expiry handler re-reads the session from Stripe before acting, and
-    /// elsewhere the time of reading stands in.
+    /// the payment's stored expiry is left as it is (were the time of
+    /// reading to stand in, the sweep would take a live session for an
+    /// expired one).
     #[serde(default)]
     expires_at: Option<i64>,
     url: Option<String>,
@@ -134,9 +135,7 @@ fn session(object: &Value) -> Result<CheckoutSession, WebhookError> {
         status: SessionStatus::parse(s.status.as_deref().unwrap_or_default()),
         payment_status: SessionPaymentStatus::parse(&s.payment_status),
         payment_intent_id: s.payment_intent.map(IdOrObject::into_id),
-        expires_at: s
-            .expires_at
-            .map_or_else(OffsetDateTime::now_utc, convert::timestamp),
+        expires_at: s.expires_at.map(convert::timestamp),
         url: s.url,
         payment_id,
     })
@@ -245,6 +244,7 @@ mod tests {
         };
         assert_eq!(session.id, "cs_2");
         assert_eq!(session.status, SessionStatus::Expired);
+        assert_eq!(session.expires_at, None, "unknown, not made up");
     }
 
     #[test]
