@@ -1,0 +1,7 @@
+-- status: 2 statements captured from our API (see bench/capture_sql.py)
+\set n random(1, :ntargets)
+SELECT payment_id, order_id, user_id, session_id, key_hash, p1, q1, p2, q2, r1, r2 FROM bench_limit_targets WHERE n = :n \gset
+\startpipeline
+SELECT "sessions"."key_hash", "sessions"."user_id", "sessions"."csrf_token", "sessions"."expires_at", "users"."id", "users"."email", "users"."password_hash", "users"."is_staff", "users"."is_active" FROM ("sessions" INNER JOIN "users" ON ("sessions"."user_id" = "users"."id")) WHERE ((("sessions"."key_hash" = :key_hash) AND ("sessions"."expires_at" > :lit1)) AND ("users"."is_active" = 't')) LIMIT '1';
+SELECT "payments"."id", "payments"."user_id", "payments"."order_id", "payments"."amount_minor", "payments"."currency", "payments"."status", "payments"."stripe_session_id", "payments"."stripe_payment_intent_id", "payments"."stripe_session_status", "payments"."stripe_payment_status", "payments"."stripe_checkout_url", "payments"."expires_at", "payments"."stripe_expire_pending", "payments"."error_message", "payments"."created_at", "payments"."updated_at", "payments"."completed_at", "payments"."cancelled_at", "payments"."refunded_at", "orders"."status", "users"."email" FROM (("payments" INNER JOIN "orders" ON ("payments"."order_id" = "orders"."id")) INNER JOIN "users" ON ("payments"."user_id" = "users"."id")) WHERE ("payments"."id" = :payment_id) LIMIT '1';
+\endpipeline
