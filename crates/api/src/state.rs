@@ -9,6 +9,7 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 use stripe_client::StripeClient;
+use worker::stripe::MeteredGateway;
 
 /// How long a request waits for a pooled connection before its 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,11 +36,14 @@ impl AppState {
             settings.pool_size_per_worker(),
             ACQUIRE_TIMEOUT,
         );
-        // Every Stripe call is written to `stripe_calls` for the timeline.
-        let gateway = Arc::new(RecordedGateway::new(
+        // Every Stripe call is written to `stripe_calls` for the timeline,
+        // and counted in the same metrics the worker exports, so that
+        // Stripe failing the API's cancels raises the same alert.
+        let recorded = Arc::new(RecordedGateway::new(
             Arc::new(stripe.with_own_connections()),
             pool.clone(),
         ));
+        let gateway = Arc::new(MeteredGateway::new(recorded));
         let queue = Arc::new(LazyQueue::new(
             settings.redis_url.clone(),
             settings.queue_prefix.clone(),

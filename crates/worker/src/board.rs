@@ -116,12 +116,7 @@ pub async fn queues_and_workers(
 ) -> Result<(Vec<QueueDepth>, Vec<WorkerInfo>), WorkerError> {
     let mut conn = ctx.queue.redis();
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let orphan_after = i64::try_from(
-        (ctx.config.queue.heartbeat
-            * u32::try_from(ctx.config.queue.missed_heartbeats).unwrap_or(4))
-        .as_secs(),
-    )
-    .unwrap_or(i64::MAX);
+    let orphan_after = i64::try_from(ctx.config.queue.orphan_after().as_secs()).unwrap_or(i64::MAX);
     let mut depths = Vec::new();
     let mut workers = Vec::new();
     for queue in [PAYMENTS_QUEUE, SWEEP_QUEUE] {

@@ -66,6 +66,14 @@ pub struct QueueTiming {
     pub poll_interval: Duration,
 }
 
+impl QueueTiming {
+    /// How long a worker may be silent before the others take its
+    /// in-flight jobs back.
+    pub fn orphan_after(&self) -> Duration {
+        self.heartbeat * u32::try_from(self.missed_heartbeats).unwrap_or(u32::MAX)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub app_env: AppEnv,
@@ -97,6 +105,20 @@ pub struct WorkerConfig {
 impl WorkerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from(&ProcessEnv)
+    }
+
+    /// How long a stopping worker lets its in-flight jobs run: the
+    /// requested `WORKER_SHUTDOWN_TIMEOUT_SECS`, but ending a heartbeat
+    /// before the others would take the jobs back. A stopping worker's
+    /// heartbeat stops with its fetching, so a longer grace let another
+    /// worker run the same job at the same time.
+    pub fn shutdown_grace(&self) -> Duration {
+        let before_takeover = self
+            .queue
+            .orphan_after()
+            .saturating_sub(self.queue.heartbeat)
+            .max(Duration::from_secs(1));
+        self.shutdown_timeout.min(before_takeover)
     }
 
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
@@ -150,7 +172,7 @@ impl WorkerConfig {
             queue_prefix: env.get("QUEUE_PREFIX").unwrap_or_default(),
             worker_concurrency: count(env, "WORKER_CONCURRENCY", 8)?,
             sweep_concurrency: count(env, "SWEEP_CONCURRENCY", 4)?,
-            shutdown_timeout: secs(env, "WORKER_SHUTDOWN_TIMEOUT_SECS", 30, 1)?,
+            shutdown_timeout: secs(env, "WORKER_SHUTDOWN_TIMEOUT_SECS", 15, 1)?,
             task_retention: retention,
             maintenance_interval: secs(env, "MAINTENANCE_INTERVAL_SECS", 3600, 1)?,
             log_format,
@@ -166,6 +188,22 @@ mod tests {
 
     fn config(vars: &[(&str, &str)]) -> Result<WorkerConfig, ConfigError> {
         WorkerConfig::from(&vars)
+    }
+
+    #[test]
+    fn the_shutdown_grace_ends_before_other_workers_take_the_jobs_back() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.queue.orphan_after(), Duration::from_secs(20));
+        assert_eq!(c.shutdown_grace(), Duration::from_secs(15));
+        let short = config(&[
+            ("WORKER_HEARTBEAT_SECS", "2"),
+            ("WORKER_MISSED_HEARTBEATS", "3"),
+            ("WORKER_SHUTDOWN_TIMEOUT_SECS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(short.shutdown_grace(), Duration::from_secs(4));
+        let shorter_asked = config(&[("WORKER_SHUTDOWN_TIMEOUT_SECS", "5")]).unwrap();
+        assert_eq!(shorter_asked.shutdown_grace(), Duration::from_secs(5));
     }
 
     #[test]

@@ -49,6 +49,13 @@ async fn run() -> ExitCode {
         }
     };
     telemetry::init(config.log_format, &config.log_filter);
+    if config.shutdown_grace() < config.shutdown_timeout {
+        tracing::warn!(target: "payments",
+            grace_secs = config.shutdown_grace().as_secs(),
+            "WORKER_SHUTDOWN_TIMEOUT_SECS is longer than WORKER_HEARTBEAT_SECS × \
+             WORKER_MISSED_HEARTBEATS less one heartbeat: in-flight jobs get only \
+             the shorter grace, so that no other worker runs them at the same time");
+    }
     worker::metrics::install();
     let ctx = match build_context(config).await {
         Ok(ctx) => ctx,

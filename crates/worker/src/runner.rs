@@ -177,15 +177,20 @@ async fn supervise<F, Fut>(
     }
 }
 
-/// Seeds the chain (unless it exists) and then runs the dead-man switch.
-async fn chain_keeper(ctx: Arc<AppContext>, mut stop: watch::Receiver<bool>) {
+/// Watches the sweep: with `AUTO_CLEANUP` the dead-man switch keeps the
+/// chain alive; either way the backlog the sweep should clear is exported,
+/// so workers that leave the sweep to someone else still raise the alert
+/// when nobody clears it.
+async fn sweep_watch(ctx: Arc<AppContext>, mut stop: watch::Receiver<bool>) {
     let interval = ctx.config.chain.deadman_interval;
     loop {
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        if let Err(e) = chain::deadman_check(&ctx).await {
+        if ctx.config.auto_cleanup
+            && let Err(e) = chain::deadman_check(&ctx).await
+        {
             tracing::warn!(target: "payments", error = %e,
                 "dead-man switch could not check the sweep chain");
         }
@@ -285,10 +290,10 @@ pub async fn start(ctx: Arc<AppContext>) -> Result<WorkerHandle, WorkerError> {
     )));
     if ctx.config.auto_cleanup {
         seed_chain(&ctx).await;
-        tasks.push(tokio::spawn(chain_keeper(ctx.clone(), stop_rx.clone())));
     } else {
         tracing::info!(target: "payments", "AUTO_CLEANUP is off: not managing the sweep chain");
     }
+    tasks.push(tokio::spawn(sweep_watch(ctx.clone(), stop_rx.clone())));
     tasks.push(tokio::spawn(maintenance::run_loop(
         ctx.clone(),
         ctx.config.maintenance_interval,
@@ -308,7 +313,7 @@ pub async fn start(ctx: Arc<AppContext>) -> Result<WorkerHandle, WorkerError> {
         stop,
         tasks,
         board,
-        shutdown_timeout: ctx.config.shutdown_timeout,
+        shutdown_timeout: ctx.config.shutdown_grace(),
         ctx,
     })
 }

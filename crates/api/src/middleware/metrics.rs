@@ -27,6 +27,9 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!(target: "payments", "a metrics recorder was already installed");
         }
+        // Exported from the start at 0, so that `increase()` over it also
+        // counts the first refused webhook (a series born at 1 does not).
+        metrics::counter!(crate::routes::payments::webhook::SIGNATURE_FAILURES).absolute(0);
         handle
     })
 }

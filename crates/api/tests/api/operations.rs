@@ -194,6 +194,53 @@ async fn metrics_count_requests_per_route() {
         .unwrap();
     assert!(text.contains("payments_api_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/healthz\""));
+    // There before the first refused webhook, so alerts see it rise.
+    assert!(
+        text.lines()
+            .any(|l| l == "payments_webhook_signature_failures_total 0"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn stripe_failing_the_apis_cancels_shows_in_its_stripe_error_metric() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let checkout: Value = app.checkout(&browser, 1).await.json().await.unwrap();
+    let session_id = checkout["session_id"].as_str().unwrap();
+    app.stripe.inject_fault(stripe_emulator::Fault {
+        count: 20,
+        status: Some(503),
+        retry_after: None,
+        delay_ms: 0,
+        path_prefix: Some(format!("/v1/checkout/sessions/{session_id}/expire")),
+        method: None,
+    });
+
+    let payment_id = checkout["payment_id"].as_str().unwrap();
+    let cancel = app.cancel(&browser, payment_id).await;
+    assert_eq!(cancel.status(), 200, "cancelled locally");
+
+    let text = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let errors = text
+        .lines()
+        .find(|l| {
+            l.starts_with("payments_stripe_call_errors_total{")
+                && l.contains("operation=\"expire_checkout_session\"")
+                && l.contains("kind=\"transient\"")
+        })
+        .unwrap_or_else(|| panic!("no Stripe error counted:\n{text}"));
+    assert!(!errors.ends_with(" 0"), "{errors}");
+    assert!(
+        text.contains("payments_stripe_call_seconds_bucket{"),
+        "call latency is a histogram:\n{text}"
+    );
 }
 
 #[tokio::test]

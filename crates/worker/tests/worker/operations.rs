@@ -99,7 +99,9 @@ async fn a_worker_killed_mid_job_has_its_job_completed_by_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_lets_the_running_job_finish_before_exit() {
-    let env = TestEnv::new().await;
+    // The grace ends a heartbeat before the others would take the job
+    // back: 14 s here, longer than the 2 s the job takes.
+    let env = TestEnv::with(&[("WORKER_MISSED_HEARTBEATS", "15")]).await;
     let payment = env.checkout().await;
     slow_expire(&env, 2000);
     let mut child = spawn_worker(&env);
@@ -279,6 +281,11 @@ async fn the_board_shows_queues_tasks_workers_chain_health_and_metrics() {
         .unwrap();
     assert!(metrics.contains("payments_jobs_total"), "{metrics}");
     assert!(metrics.contains("payments_queue_depth"), "{metrics}");
+    // Histograms (not summaries), so replicas can be added up.
+    assert!(
+        metrics.contains("payments_job_duration_seconds_bucket{"),
+        "{metrics}"
+    );
     // apalis-board's working parts: its UI at the root, a task by id.
     let ui = http.get(format!("{base}/")).send().await.unwrap();
     assert_eq!(ui.status(), 200);
@@ -376,4 +383,33 @@ async fn a_job_longer_than_the_orphan_timeout_is_not_taken_by_another_worker() {
     assert_eq!(starts, 1, "the job ran once");
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_without_the_sweep_chain_still_exports_the_backlog_it_should_clear() {
+    // AUTO_CLEANUP=false (the test default): this worker leaves the sweep
+    // to someone else, and the stuck-pending alert must still see it when
+    // nobody runs it.
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    env.backdate_expiry(&payment).await;
+    let worker = env.start_worker().await;
+    let url = format!("http://{}/metrics", worker.board_addr().expect("board"));
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        if metrics
+            .lines()
+            .any(|l| l == "payments_open_expired_payments 1")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "backlog not exported:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    worker.shutdown().await;
 }
