@@ -8,6 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+// PostgreSQL's `GREATEST`: an attempts count only ever goes up.
+diesel::define_sql_function!(fn greatest(a: diesel::sql_types::Integer, b: diesel::sql_types::Integer) -> diesel::sql_types::Integer);
+
 /// Celery's state names, which the frontend already understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -104,6 +107,8 @@ impl TaskRecord {
 
     /// Marks the task STARTED for its 1-based `attempt` in one statement,
     /// recording it first when it has no record (a job pushed by hand).
+    /// `attempts` counts every start: apalis re-runs a dead worker's job
+    /// under the same attempt number, and that run is an attempt too.
     /// `None`: the task has already finished (a duplicate delivery), and
     /// its record is left as it is.
     pub async fn start(
@@ -116,7 +121,6 @@ impl TaskRecord {
         let now = OffsetDateTime::now_utc();
         let started = (
             task_records::status.eq(TaskState::Started.as_str()),
-            task_records::attempts.eq(attempt),
             task_records::updated_at.eq(now),
         );
         let upsert = diesel::insert_into(task_records::table)
@@ -124,12 +128,14 @@ impl TaskRecord {
                 task_records::id.eq(id),
                 task_records::job_name.eq(job_name),
                 task_records::payment_id.eq(payment_id),
+                task_records::attempts.eq(attempt),
                 started,
             ))
             .on_conflict(task_records::id)
             .do_update()
             .set((
                 started,
+                task_records::attempts.eq(greatest(attempt, task_records::attempts + 1)),
                 task_records::result.eq(None::<serde_json::Value>),
                 task_records::error.eq(None::<String>),
             ));
@@ -170,7 +176,8 @@ impl TaskRecord {
         )
         .set((
             task_records::status.eq(state.as_str()),
-            task_records::attempts.eq(attempt),
+            // Never below the starts counted so far (crash re-runs).
+            task_records::attempts.eq(greatest(attempt, task_records::attempts)),
             task_records::result.eq(result),
             task_records::error.eq(error),
             task_records::updated_at.eq(now),

@@ -138,6 +138,40 @@ async fn a_retried_task_runs_as_started_with_its_attempt_and_without_the_last_er
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_after_its_worker_died_counts_as_another_attempt() {
+    // apalis re-runs a dead worker's job under the same attempt number.
+    let env = TestEnv::new().await;
+    let job = manual_job();
+    let task = TaskRef::parse_str("crashed-task");
+    {
+        let mut db = env.db.conn().await;
+        TaskRecord::create(&mut db, "crashed-task", "record_test", None, None)
+            .await
+            .expect("create");
+        // The first run got as far as starting, then its worker died.
+        TaskRecord::start(&mut db, "crashed-task", "record_test", None, 1)
+            .await
+            .expect("first start");
+    }
+    let storage = env.queue.payments_storage();
+    let info = TaskInfo {
+        job_name: "record_test",
+        task: &task,
+        payment_id: None,
+        retry_on: &storage,
+        job: &job,
+    };
+
+    run_tracked(&env.ctx, info, async { Ok(json!({})) })
+        .await
+        .expect("ran");
+
+    let record = record_of(&env, "crashed-task").await;
+    assert_eq!(record.state(), TaskState::Success);
+    assert_eq!(record.attempts, 2, "{record:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_pushed_without_a_record_gets_one_and_a_finished_task_is_not_run_again() {
     let env = TestEnv::new().await;
     let job = manual_job();
