@@ -2,7 +2,7 @@
 //! cancel/webhook/sweep race.
 
 use crate::helpers::{
-    DEAD_REDIS_URL, Options, WEBHOOK_SECRET, gateway, now, spawn_app, spawn_app_with,
+    DEAD_REDIS_URL, Options, TestApp, WEBHOOK_SECRET, gateway, now, spawn_app, spawn_app_with,
 };
 use diesel_async::RunQueryDsl;
 use domain::jobs::SweepTrigger;
@@ -180,18 +180,22 @@ async fn the_schema_lists_every_path_of_the_spec_and_the_docs_work_offline() {
     }
 }
 
+async fn metrics_text(app: &TestApp) -> String {
+    reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn metrics_count_requests_per_route() {
     let app = spawn_app().await;
     reqwest::get(format!("{}/healthz", app.address))
         .await
         .unwrap();
-    let text = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     assert!(text.contains("payments_api_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/healthz\""));
     // There before the first refused webhook, so alerts see it rise.
@@ -222,12 +226,7 @@ async fn stripe_failing_the_apis_cancels_shows_in_its_stripe_error_metric() {
     let cancel = app.cancel(&browser, payment_id).await;
     assert_eq!(cancel.status(), 200, "cancelled locally");
 
-    let text = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     let errors = text
         .lines()
         .find(|l| {

@@ -1,6 +1,7 @@
 //! A task's record survives the database failing after the work is done.
 
 use crate::support::TestEnv;
+use apalis_redis::RedisStorage;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use domain::audit::{Actor, AuditSource};
 use domain::jobs::PaymentJob;
@@ -27,6 +28,22 @@ const OUTAGE: &str = "
         FOR EACH ROW EXECUTE FUNCTION kill_success_writes();
 ";
 
+/// A payments-queue task of `job_name` with no payment, retried onto `storage`.
+fn task_info<'a>(
+    job_name: &'static str,
+    task: &'a TaskRef,
+    storage: &'a RedisStorage<PaymentJob>,
+    job: &'a PaymentJob,
+) -> TaskInfo<'a, PaymentJob> {
+    TaskInfo {
+        job_name,
+        task,
+        payment_id: None,
+        retry_on: storage,
+        job,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finished_work_is_recorded_success_after_the_database_drops_the_write() {
     let env = TestEnv::new().await;
@@ -42,13 +59,7 @@ async fn finished_work_is_recorded_success_after_the_database_drops_the_write() 
         actor: Actor::new(AuditSource::Staff, "staff@example.com"),
     };
     let storage = env.queue.payments_storage();
-    let info = TaskInfo {
-        job_name: "record_outage_test",
-        task: &task,
-        payment_id: None,
-        retry_on: &storage,
-        job: &job,
-    };
+    let info = task_info("record_outage_test", &task, &storage, &job);
     let pool = env.db.pool().clone();
     let outage_ends = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -113,13 +124,7 @@ async fn a_retried_task_runs_as_started_with_its_attempt_and_without_the_last_er
         .expect("retry");
     }
     let storage = env.queue.payments_storage();
-    let info = TaskInfo {
-        job_name: "record_test",
-        task: &task,
-        payment_id: None,
-        retry_on: &storage,
-        job: &job,
-    };
+    let info = task_info("record_test", &task, &storage, &job);
 
     let seen_while_running = run_tracked(&env.ctx, info, async {
         let record = record_of(&env, "retried-task").await;
@@ -154,13 +159,7 @@ async fn a_run_after_its_worker_died_counts_as_another_attempt() {
             .expect("first start");
     }
     let storage = env.queue.payments_storage();
-    let info = TaskInfo {
-        job_name: "record_test",
-        task: &task,
-        payment_id: None,
-        retry_on: &storage,
-        job: &job,
-    };
+    let info = task_info("record_test", &task, &storage, &job);
 
     run_tracked(&env.ctx, info, async { Ok(json!({})) })
         .await
@@ -177,13 +176,7 @@ async fn a_task_pushed_without_a_record_gets_one_and_a_finished_task_is_not_run_
     let job = manual_job();
     let task = TaskRef::parse_str("pushed-by-hand");
     let storage = env.queue.payments_storage();
-    let info = || TaskInfo {
-        job_name: "record_test",
-        task: &task,
-        payment_id: None,
-        retry_on: &storage,
-        job: &job,
-    };
+    let info = || task_info("record_test", &task, &storage, &job);
 
     let first = run_tracked(&env.ctx, info(), async { Ok(json!({ "run": 1 })) })
         .await
