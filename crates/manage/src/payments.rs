@@ -100,6 +100,13 @@ pub struct PaymentRow {
     pub updated_at: OffsetDateTime,
 }
 
+impl PaymentRow {
+    /// The amount as the tables show it, `10.00 USD`.
+    pub fn amount_with_currency(&self) -> String {
+        format!("{} {}", self.amount, self.currency)
+    }
+}
+
 impl From<&PaymentView> for PaymentRow {
     fn from(view: &PaymentView) -> Self {
         let p = &view.payment;

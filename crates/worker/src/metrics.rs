@@ -11,7 +11,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Histogram buckets, in seconds: from a Stripe call (milliseconds) to a
 /// sweep over a large backlog (minutes). Without buckets the exporter
 /// writes summaries, whose quantiles cannot be added up across replicas.
-const BUCKETS: &[f64] = &[
+/// The API uses the same ones: both export `payments_stripe_call_seconds`,
+/// and series with different `le` bounds cannot be summed either.
+pub const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 

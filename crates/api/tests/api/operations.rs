@@ -240,6 +240,14 @@ async fn stripe_failing_the_apis_cancels_shows_in_its_stripe_error_metric() {
         text.contains("payments_stripe_call_seconds_bucket{"),
         "call latency is a histogram:\n{text}"
     );
+    // With the worker's bounds, so that the two processes' series add up.
+    let top = worker::metrics::BUCKETS.last().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("payments_stripe_call_seconds_bucket{")
+                && l.contains(&format!("le=\"{top}\""))),
+        "{text}"
+    );
 }
 
 #[tokio::test]

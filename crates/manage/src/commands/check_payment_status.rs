@@ -259,7 +259,7 @@ pub fn table(snapshot: &Snapshot) -> Table {
             marker.to_owned(),
             p.payment_id.to_string(),
             p.user_email.clone(),
-            format!("{} {}", p.amount, p.currency),
+            p.amount_with_currency(),
             p.payment_status.to_string(),
             p.order_status.to_string(),
             format!(

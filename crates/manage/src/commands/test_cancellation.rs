@@ -253,7 +253,7 @@ fn table(report: &Report) -> Table {
         table.add_row(vec![
             p.payment_id.to_string(),
             p.user_email.clone(),
-            format!("{} {}", p.amount, p.currency),
+            p.amount_with_currency(),
             format!("{} / {}", p.payment_status, p.order_status),
             format!(
                 "{} / {}",
