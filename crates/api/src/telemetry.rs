@@ -1,5 +1,6 @@
 //! Logging through `tracing` (target `payments`), as text or JSON; every
-//! request gets a request id from tracing-actix-web.
+//! request runs in its `request{request_id, path}` span
+//! (`middleware::request_span`).
 
 use crate::config::{LogFilter, LogFormat};
 use std::io::IsTerminal;
@@ -15,8 +16,11 @@ pub fn init(format: LogFormat, filter: &LogFilter) {
     let installed = match format {
         LogFormat::Json => registry
             .with(
+                // Flat, as the worker and `manage` write it: one shape
+                // for every service's lines in a log collector.
                 tracing_subscriber::fmt::layer()
                     .json()
+                    .flatten_event(true)
                     .with_current_span(true),
             )
             .try_init(),

@@ -80,7 +80,7 @@ fn init_logging() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(interactive);
     match format {
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! The built `manage` binary, as scripts and containers run it.
 
-use domain::testing::TestDatabase;
+use domain::testing::{TestDatabase, flat_json_lines};
 use std::process::{Command, Output};
 
 fn manage(database_url: &str, args: &[&str]) -> Output {
@@ -97,5 +97,28 @@ fn binary_wait_for_db_gives_up_with_one_line_without_the_password() {
             "error: PostgreSQL at postgres://postgres:***@127.0.0.1:1/payments not ready within 1s"
         ),
         "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn binary_logs_flat_json_lines_with_log_format_json() {
+    let db = TestDatabase::new().await;
+
+    let output = Command::new(env!("CARGO_BIN_EXE_manage"))
+        .env("DATABASE_URL", db.url())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .args(["migrate"])
+        .output()
+        .expect("run manage");
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines = flat_json_lines("manage's logs", &stderr(&output));
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "applying pending migrations"
+                && line["target"] == "payments"),
+        "{lines:?}"
     );
 }

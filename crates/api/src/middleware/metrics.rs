@@ -57,7 +57,7 @@ pub async fn record(
         ("status", status.to_string()),
     ];
     let elapsed = started.elapsed();
-    // The access log line; tracing-actix-web's span adds the request id.
+    // The access log line; the request's span (`request_span`) adds its id.
     tracing::info!(target: "payments", method = %labels[0].1, route = %labels[1].1,
         status, latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX), "request served");
     metrics::counter!(REQUESTS, &labels).increment(1);

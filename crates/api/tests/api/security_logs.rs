@@ -4,12 +4,13 @@
 //! processed by the worker, a forged webhook, a bogus token, logout — with
 //! the real `payments-api` binary at `RUST_LOG=trace`, once with text and
 //! once with JSON logs, and a worker in this process whose TRACE output is
-//! captured in both formats too. Then every secret is searched for.
+//! captured in both formats too. Then every secret is searched for, and
+//! the API's JSON lines are checked to be flat objects.
 
 use crate::helpers::{Captured, REDIS_URL, now};
 use domain::auth::password::hash_password;
 use domain::models::user::{User, insert_api_token};
-use domain::testing::{TestDatabase, seed_product};
+use domain::testing::{TestDatabase, flat_json_lines, seed_product};
 use domain::values::email::Email;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Method, RequestBuilder, Url};
@@ -452,4 +453,12 @@ async fn no_secret_appears_in_text_or_json_logs_at_trace_level() {
         );
         assert_no_secret(what, logs, &secrets);
     }
+    // The binary's JSON is the flat shape the worker and `manage` write.
+    let lines = flat_json_lines("API JSON logs", &json);
+    assert!(
+        lines.iter().any(|line| line["message"] == "request served"
+            && line["target"] == "payments"
+            && line["span"]["request_id"].is_string()),
+        "an access line with its request's span"
+    );
 }

@@ -31,14 +31,36 @@ fn slow_expire(env: &TestEnv, ms: u64) {
 }
 
 fn spawn_worker(env: &TestEnv) -> Child {
+    spawn_worker_logging(env, "text", Stdio::null())
+}
+
+fn spawn_worker_logging(env: &TestEnv, format: &str, logs: Stdio) -> Child {
     Command::new(env!("CARGO_BIN_EXE_payments-worker"))
         .env_clear()
         .envs(env.env_vars())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::null())
+        .env("LOG_FORMAT", format)
+        .stdout(logs)
         .stderr(Stdio::null())
         .spawn()
         .expect("payments-worker starts")
+}
+
+/// SIGTERM, then the exit status once the worker is gone.
+async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            return exit;
+        }
+        assert!(Instant::now() < deadline, "worker did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A push nobody announced (the announcement lost while a subscription
@@ -110,19 +132,7 @@ async fn sigterm_lets_the_running_job_finish_before_exit() {
         r.state() == TaskState::Started
     })
     .await;
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "worker did not exit");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = terminate(&mut child).await;
     assert!(exit.success(), "{exit:?}");
     let record = env.task(&id).await.expect("record");
     assert!(is_success(&record), "finished before exit: {record:?}");
@@ -341,6 +351,35 @@ async fn an_unreadable_job_payload_does_not_stop_the_worker() {
     );
     assert_eq!(scheduled, None, "not retried");
     worker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_log_format_json_the_binary_logs_flat_json_lines() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    let log_path = std::env::temp_dir().join(format!("payments-worker-{}.log", env.prefix));
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = spawn_worker_logging(&env, "json", Stdio::from(log));
+    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let record = env.wait_finished(&id, Duration::from_secs(20)).await;
+    assert!(is_success(&record), "{record:?}");
+    assert!(terminate(&mut child).await.success());
+
+    let logs = std::fs::read_to_string(&log_path).expect("worker log");
+    let _ = std::fs::remove_file(&log_path);
+    let lines = domain::testing::flat_json_lines("the worker's logs", &logs);
+    for message in [
+        "payments-worker running",
+        "payment transition",
+        "payments-worker stopped",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|line| line["message"] == message && line["target"] == "payments"),
+            "{message:?} in {logs}"
+        );
+    }
 }
 
 #[test]
