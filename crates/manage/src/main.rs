@@ -32,18 +32,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// Help and version go out whole; a usage error is its first line (clap
-/// adds a usage block and a "try --help" hint below it), status 2.
+/// Help and version go out whole; a usage error is its first paragraph
+/// on one line (clap adds a usage block and a "try --help" hint below it,
+/// and lists missing arguments on lines of their own), status 2.
 fn usage_error(error: &clap::Error) -> ExitCode {
     match error.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => error.exit(),
         _ => {
-            let rendered = error.render().to_string();
-            eprintln!("{}", rendered.lines().next().unwrap_or("error: bad usage"));
+            eprintln!("{}", first_paragraph(&error.render().to_string()));
             ExitCode::from(2)
         }
+    }
+}
+
+fn first_paragraph(rendered: &str) -> String {
+    let words: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .flat_map(str::split_whitespace)
+        .collect();
+    if words.is_empty() {
+        "error: bad usage".to_owned()
+    } else {
+        words.join(" ")
     }
 }
 

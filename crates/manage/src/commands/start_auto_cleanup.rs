@@ -11,10 +11,16 @@ use serde::Serialize;
 use std::time::Duration;
 use worker::{ChainEnsured, ChainHealth, ChainRequest, ChainStatus, JobQueue};
 
+/// The longest `--delay`: a day, longer than any pause an operator needs.
+pub const MAX_DELAY_SECS: u64 = 86_400;
+
 #[derive(Debug, Clone, Args)]
 pub struct Opts {
-    /// Seconds until the chain's next run; replaces the current chain.
-    #[arg(long)]
+    /// Seconds until the chain's next run (at most a day); replaces the
+    /// current chain.
+    // Bounded because the dead-man switch only sees a chain that is late:
+    // a mistyped delay of years would switch the sweep off unnoticed.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=MAX_DELAY_SECS))]
     pub delay: Option<u64>,
 
     /// Show the chain's state and what would change; change nothing.

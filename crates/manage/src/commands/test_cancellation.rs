@@ -66,11 +66,55 @@ pub struct Cancellation {
     pub error: Option<String>,
 }
 
+/// What cancelling would do, said by a dry run: the cancel service's own
+/// rules, applied to the payment's status and, with `--stripe-test`, to
+/// what Stripe said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WouldDo {
+    Cancel,
+    /// Stripe says the session is paid: the payment would be recorded
+    /// COMPLETED and the cancel refused.
+    RecordCompleted,
+    /// Already CANCELLED: a repeat changes nothing.
+    Nothing,
+    /// COMPLETED or REFUNDED: the cancel would be refused.
+    Refuse,
+}
+
+impl WouldDo {
+    pub fn predict(payment: &PaymentRow, stripe: Option<&CheckoutSession>) -> Self {
+        let status = payment.payment_status;
+        if status == PaymentStatus::Cancelled {
+            Self::Nothing
+        } else if !status.can_transition_to(PaymentStatus::Cancelled) {
+            Self::Refuse
+        } else if stripe.is_some_and(CheckoutSession::is_paid) {
+            Self::RecordCompleted
+        } else {
+            Self::Cancel
+        }
+    }
+
+    fn describe(self, payment: &PaymentRow) -> String {
+        match self {
+            Self::Cancel => "would cancel".to_owned(),
+            Self::RecordCompleted => {
+                "would record COMPLETED (paid in Stripe), not cancel".to_owned()
+            }
+            Self::Nothing => "already cancelled".to_owned(),
+            Self::Refuse => format!("would refuse (already {})", payment.payment_status),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tested {
     #[serde(flatten)]
     pub payment: PaymentRow,
     pub stripe: Option<StripeCheck>,
+    /// Dry runs: what cancelling would do.
+    pub would: Option<WouldDo>,
     pub cancellation: Option<Cancellation>,
 }
 
@@ -81,11 +125,28 @@ pub struct Report {
 }
 
 impl Report {
+    /// Payments this run moved to CANCELLED (not those already there).
     pub fn cancelled(&self) -> usize {
-        self.payments
-            .iter()
-            .filter(|t| t.cancellation.as_ref().is_some_and(|c| c.error.is_none()))
-            .count()
+        self.count(|t| {
+            t.cancellation
+                .as_ref()
+                .is_some_and(|c| c.error.is_none() && !c.already_cancelled)
+        })
+    }
+
+    pub fn already_cancelled(&self) -> usize {
+        self.count(|t| {
+            t.cancellation.as_ref().is_some_and(|c| c.already_cancelled)
+                || t.would == Some(WouldDo::Nothing)
+        })
+    }
+
+    pub fn would_cancel(&self) -> usize {
+        self.count(|t| t.would == Some(WouldDo::Cancel))
+    }
+
+    fn count(&self, which: impl Fn(&Tested) -> bool) -> usize {
+        self.payments.iter().filter(|t| which(t)).count()
     }
 }
 
@@ -106,19 +167,22 @@ pub async fn run(
     let mut payments = Vec::new();
     for view in selection.load(conn).await? {
         let payment = PaymentRow::from(&view);
-        let stripe = if opts.stripe_test {
-            Some(check_stripe(gateway, &payment).await)
+        let (stripe, session) = if opts.stripe_test {
+            let (check, session) = check_stripe(gateway, &payment).await;
+            (Some(check), session)
         } else {
-            None
+            (None, None)
         };
-        let cancellation = if dry_run {
-            None
+        let (would, cancellation) = if dry_run {
+            (Some(WouldDo::predict(&payment, session.as_ref())), None)
         } else {
-            Some(cancel(conn, gateway, payment.payment_id, &actor).await)
+            let done = cancel(conn, gateway, payment.payment_id, &actor).await;
+            (None, Some(done))
         };
         payments.push(Tested {
             payment,
             stripe,
+            would,
             cancellation,
         });
     }
@@ -149,25 +213,35 @@ async fn cancel(
     }
 }
 
-async fn check_stripe(gateway: &dyn StripeGateway, payment: &PaymentRow) -> StripeCheck {
+/// The check, and the session when Stripe answered.
+async fn check_stripe(
+    gateway: &dyn StripeGateway,
+    payment: &PaymentRow,
+) -> (StripeCheck, Option<CheckoutSession>) {
+    let unanswered = |why: String| StripeCheck {
+        session_status: None,
+        payment_status: None,
+        disagreements: vec![why],
+    };
     let Some(session_id) = payment.stripe_session_id.as_deref() else {
-        return StripeCheck {
-            session_status: None,
-            payment_status: None,
-            disagreements: vec!["the payment has no Checkout Session".into()],
-        };
+        return (
+            unanswered("the payment has no Checkout Session".into()),
+            None,
+        );
     };
     match gateway.retrieve_checkout_session(session_id).await {
-        Ok(session) => StripeCheck {
-            session_status: Some(session.status.as_str().to_owned()),
-            payment_status: Some(session.payment_status.as_str().to_owned()),
-            disagreements: disagreements(payment, &session),
-        },
-        Err(error) => StripeCheck {
-            session_status: None,
-            payment_status: None,
-            disagreements: vec![format!("Stripe could not be asked: {error}")],
-        },
+        Ok(session) => {
+            let check = StripeCheck {
+                session_status: Some(session.status.as_str().to_owned()),
+                payment_status: Some(session.payment_status.as_str().to_owned()),
+                disagreements: disagreements(payment, &session),
+            };
+            (check, Some(session))
+        }
+        Err(error) => (
+            unanswered(format!("Stripe could not be asked: {error}")),
+            None,
+        ),
     }
 }
 
@@ -210,14 +284,19 @@ pub fn print(report: &Report, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{}", table(report));
+    let already = match report.already_cancelled() {
+        0 => String::new(),
+        n => format!(", {n} already cancelled"),
+    };
     if report.dry_run {
         println!(
-            "Dry run: {} payment(s) would be cancelled; nothing was changed.",
+            "Dry run: {} of {} payment(s) would be cancelled{already}; nothing was changed.",
+            report.would_cancel(),
             report.payments.len()
         );
     } else {
         println!(
-            "{} of {} payment(s) cancelled (audit source 'cli').",
+            "{} of {} payment(s) cancelled{already} (audit source 'cli').",
             report.cancelled(),
             report.payments.len()
         );
@@ -246,10 +325,11 @@ fn table(report: &Report) -> Table {
                 s.disagreements.join("\n")
             }
         });
-        let result = t
-            .cancellation
-            .as_ref()
-            .map_or_else(|| "would cancel".to_owned(), outcome);
+        let result = match (&t.cancellation, t.would) {
+            (Some(done), _) => outcome(done),
+            (None, Some(would)) => would.describe(p),
+            (None, None) => String::new(),
+        };
         table.add_row(vec![
             p.payment_id.to_string(),
             p.user_email.clone(),
@@ -338,5 +418,32 @@ mod tests {
             disagreements(&row, &open),
             vec!["cancelled here, but the session is still open in Stripe".to_owned()]
         );
+    }
+
+    #[test]
+    fn a_dry_run_predicts_what_the_cancel_service_would_do() {
+        let open = stripe(SessionStatus::Open, SessionPaymentStatus::Unpaid);
+        let paid = stripe(SessionStatus::Complete, SessionPaymentStatus::Paid);
+        let cases = [
+            (PaymentStatus::Pending, Some(&open), WouldDo::Cancel),
+            (PaymentStatus::Pending, None, WouldDo::Cancel),
+            (PaymentStatus::Failed, Some(&open), WouldDo::Cancel),
+            (
+                PaymentStatus::Pending,
+                Some(&paid),
+                WouldDo::RecordCompleted,
+            ),
+            (PaymentStatus::Cancelled, Some(&paid), WouldDo::Nothing),
+            (PaymentStatus::Completed, Some(&paid), WouldDo::Refuse),
+            (PaymentStatus::Refunded, None, WouldDo::Refuse),
+        ];
+        for (status, session, expected) in cases {
+            let row = local(status, "open", "unpaid");
+            assert_eq!(
+                WouldDo::predict(&row, session),
+                expected,
+                "{status} with {session:?}"
+            );
+        }
     }
 }

@@ -203,6 +203,8 @@ async fn binary_bad_operator_arguments_are_usage_errors() {
         &["check_payment_status", "--interval", "0"][..],
         &["test_cancellation", "--payment-id", "not-a-uuid"],
         &["start_auto_cleanup", "--delay", "soon"],
+        // Years: the dead-man switch would never see such a chain as late.
+        &["start_auto_cleanup", "--delay", "99999999999"],
         &["check_http"],
     ] {
         let output = manage(&env, args);
@@ -283,5 +285,19 @@ async fn binary_stripe_calls_of_the_cli_are_on_the_payment_timeline() {
     assert!(
         operations.iter().any(|op| op == "expire_checkout_session"),
         "{operations:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_a_missing_argument_is_named_in_the_one_line_reason() {
+    let env = TestEnv::new().await;
+    let output = manage(&env, &["create_token"]);
+    assert_eq!(output.status.code(), Some(2));
+    let reason = stderr(&output);
+    assert_eq!(reason.lines().count(), 1, "one line:\n{reason}");
+    assert!(
+        reason.starts_with("error: the following required arguments were not provided:")
+            && reason.contains("--email <EMAIL>"),
+        "{reason}"
     );
 }

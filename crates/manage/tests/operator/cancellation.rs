@@ -4,7 +4,7 @@ use domain::audit::{Entity, history};
 use domain::gateway::{SessionStatus, StripeGateway};
 use domain::testing::check_invariants;
 use domain::values::email::Email;
-use manage::commands::test_cancellation::{self, Opts};
+use manage::commands::test_cancellation::{self, Opts, WouldDo};
 use stripe_emulator::PayOutcome;
 
 fn opts() -> Opts {
@@ -52,6 +52,15 @@ async fn test_cancellation_cancels_through_the_cancel_service_with_audit_source_
         .await
         .unwrap();
     assert_eq!(session.status, SessionStatus::Expired, "expired in Stripe");
+
+    let again = test_cancellation::run(&mut *env.db.conn().await, &env.gateway, &opts)
+        .await
+        .expect("a repeat");
+    assert_eq!(
+        (again.cancelled(), again.already_cancelled()),
+        (0, 1),
+        "a repeat is counted as already cancelled: {again:?}"
+    );
     check_invariants(&mut *env.db.conn().await)
         .await
         .assert_ok();
@@ -84,6 +93,12 @@ async fn test_cancellation_dry_run_cancels_nothing_and_stripe_test_reports_disag
     assert_eq!(report.cancelled(), 0);
     let tested = &report.payments[0];
     assert_eq!(tested.cancellation, None);
+    assert_eq!(
+        tested.would,
+        Some(WouldDo::RecordCompleted),
+        "the cancel service would record the payment, not cancel it"
+    );
+    assert_eq!(report.would_cancel(), 0);
     let stripe = tested.stripe.as_ref().expect("checked in Stripe");
     assert_eq!(stripe.session_status.as_deref(), Some("complete"));
     assert!(
