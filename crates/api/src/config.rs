@@ -3,7 +3,8 @@
 //! are kept in [`SecretString`] and never printed.
 
 use domain::settings::{
-    Env, boolean, checkout_session_ttl, database_url, http_url, invalid, parsed, redis_url,
+    Env, at_least, boolean, checkout_session_ttl, database_url, http_url, invalid, parsed,
+    redis_url, secs,
 };
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -71,6 +72,17 @@ fn stripe(env: &dyn Env, app_env: AppEnv) -> Result<StripeSettings, ConfigError>
     if webhook_secret.is_none() && app_env == AppEnv::Production {
         return Err(ConfigError::RequiredInProduction("STRIPE_WEBHOOK_SECRET"));
     }
+    // Stripe's signing secrets (dashboard endpoints and `stripe listen`)
+    // all start whsec_; anything else would refuse every real event.
+    if webhook_secret
+        .as_deref()
+        .is_some_and(|secret| !secret.starts_with("whsec_") || secret.len() <= "whsec_".len())
+    {
+        return Err(invalid(
+            "STRIPE_WEBHOOK_SECRET",
+            "must be an endpoint's signing secret (whsec_…)",
+        ));
+    }
     Ok(StripeSettings {
         api_base: endpoint.api_base,
         secret_key: endpoint.secret_key,
@@ -119,7 +131,7 @@ impl Settings {
         let app_env: AppEnv = parsed(env, "APP_ENV", AppEnv::Development)?;
         Ok(Self {
             database_url: database_url(env, "postgres://postgres@127.0.0.1:5432/payments")?,
-            database_pool_size: parsed(env, "DATABASE_POOL_SIZE", 16)?,
+            database_pool_size: at_least(env, "DATABASE_POOL_SIZE", 16, 1)?,
             workers: parsed(env, "API_WORKERS", default_workers())?,
             redis_url: redis_url(env, "redis://127.0.0.1:6379/0")?,
             queue_prefix: env.get("QUEUE_PREFIX").unwrap_or_default(),
@@ -130,10 +142,10 @@ impl Settings {
             allowed_origins: origins(env)?,
             frontend_url: http_url(env, "FRONTEND_URL", "http://localhost:3000")?,
             checkout_session_ttl: checkout_session_ttl(env)?,
-            session_ttl: Duration::from_secs(parsed(env, "SESSION_TTL_SECS", 14 * 24 * 3600)?),
-            login_rate_per_minute: parsed(env, "LOGIN_RATE_PER_MINUTE", 10)?,
+            session_ttl: secs(env, "SESSION_TTL_SECS", 14 * 24 * 3600, 60)?,
+            login_rate_per_minute: at_least(env, "LOGIN_RATE_PER_MINUTE", 10, 1)?,
             trust_forwarded_for: boolean(env, "TRUST_FORWARDED_FOR", false)?,
-            json_body_limit: parsed(env, "JSON_BODY_LIMIT_BYTES", 64 * 1024)?,
+            json_body_limit: at_least(env, "JSON_BODY_LIMIT_BYTES", 64 * 1024, 1)?,
             log_format: parsed(env, "LOG_FORMAT", LogFormat::Text)?,
             log_filter: parsed(env, "RUST_LOG", LogFilter::default())?,
         })
@@ -214,5 +226,29 @@ mod tests {
             let err = settings(&[("ALLOWED_ORIGINS", origins)]).unwrap_err();
             assert!(err.to_string().starts_with("ALLOWED_ORIGINS:"), "{err}");
         }
+    }
+
+    #[test]
+    fn values_that_would_break_every_request_are_refused_at_start() {
+        for (var, value) in [
+            ("DATABASE_POOL_SIZE", "0"),
+            ("LOGIN_RATE_PER_MINUTE", "0"),
+            ("JSON_BODY_LIMIT_BYTES", "0"),
+            ("SESSION_TTL_SECS", "0"),
+            ("STRIPE_SECRET_KEY", "pk_test_123"),
+            ("STRIPE_WEBHOOK_SECRET", "abc"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{var}:")), "{var}={value}: {err}");
+            if value.len() > "whsec_".len() {
+                assert!(!err.contains(value), "the value is not echoed: {err}");
+            }
+        }
+        settings(&[
+            ("STRIPE_SECRET_KEY", "rk_live_x"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+        ])
+        .expect("a restricted key and a signing secret");
     }
 }

@@ -164,9 +164,21 @@ pub fn millis(env: &dyn Env, var: &'static str, default: u64) -> Result<Duration
 
 /// A count of at least one.
 pub fn count(env: &dyn Env, var: &'static str, default: usize) -> Result<usize, ConfigError> {
-    let value: usize = parsed(env, var, default)?;
-    if value == 0 {
-        return Err(invalid(var, "must be at least 1"));
+    at_least(env, var, default, 1)
+}
+
+/// A number of at least `min` (a pool size, a limit, a number of tries).
+pub fn at_least<T>(env: &dyn Env, var: &'static str, default: T, min: T) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + std::fmt::Display,
+    T::Err: std::fmt::Display,
+{
+    let value = parsed(env, var, default)?;
+    if value < min {
+        return Err(invalid(
+            var,
+            format!("must be at least {min} (got {value})"),
+        ));
     }
     Ok(value)
 }
@@ -257,6 +269,18 @@ pub fn stripe_endpoint(
     let key = env.get("STRIPE_SECRET_KEY");
     if key.is_none() && app_env == AppEnv::Production {
         return Err(ConfigError::RequiredInProduction("STRIPE_SECRET_KEY"));
+    }
+    // Only secret (sk_) and restricted (rk_) keys call Stripe's API; a
+    // publishable key (pk_) would fail every call, found only at the first
+    // cancel. The key itself is never echoed.
+    if key
+        .as_deref()
+        .is_some_and(|k| !(k.starts_with("sk_") || k.starts_with("rk_")))
+    {
+        return Err(invalid(
+            "STRIPE_SECRET_KEY",
+            "must be a secret key (sk_…) or a restricted key (rk_…), not a publishable key or other value",
+        ));
     }
     let uses_emulator = key.is_none();
     let default_base = if uses_emulator {

@@ -2,8 +2,8 @@
 //! value fails start-up with a message naming the variable (SPEC §3).
 
 use domain::settings::{
-    StripeEndpoint, boolean, checkout_session_ttl, count, database_url, invalid, millis, parsed,
-    redis_url, secs,
+    StripeEndpoint, at_least, boolean, checkout_session_ttl, count, database_url, invalid, millis,
+    parsed, redis_url, secs,
 };
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -137,10 +137,10 @@ impl WorkerConfig {
         let session_ttl = checkout_session_ttl(env)?;
         let retention = secs(env, "TASK_RETENTION_SECS", 7 * 86400, 86400)?;
         let retry = RetryPolicy {
-            max_attempts: parsed(env, "JOB_MAX_ATTEMPTS", 8u32)?.max(1),
+            max_attempts: at_least(env, "JOB_MAX_ATTEMPTS", 8, 1)?,
             base_backoff: millis(env, "JOB_BACKOFF_BASE_MS", 2000)?,
             max_backoff: secs(env, "JOB_BACKOFF_MAX_SECS", 300, 1)?,
-            max_starts: parsed(env, "JOB_MAX_STARTS", 5u32)?.max(1),
+            max_starts: at_least(env, "JOB_MAX_STARTS", 5, 1)?,
         };
         Ok(Self {
             app_env,
@@ -177,7 +177,7 @@ impl WorkerConfig {
             maintenance_interval: secs(env, "MAINTENANCE_INTERVAL_SECS", 3600, 1)?,
             log_format,
             log_filter: parsed(env, "RUST_LOG", LogFilter::default())?,
-            db_pool_size: parsed(env, "WORKER_DB_POOL_SIZE", 16u32)?.max(2),
+            db_pool_size: at_least(env, "WORKER_DB_POOL_SIZE", 16, 2)?,
         })
     }
 }
@@ -188,6 +188,19 @@ mod tests {
 
     fn config(vars: &[(&str, &str)]) -> Result<WorkerConfig, ConfigError> {
         WorkerConfig::from(&vars)
+    }
+
+    #[test]
+    fn counts_below_their_minimum_are_refused_naming_the_variable() {
+        for (var, value) in [
+            ("JOB_MAX_ATTEMPTS", "0"),
+            ("JOB_MAX_STARTS", "0"),
+            ("WORKER_DB_POOL_SIZE", "1"),
+            ("WORKER_CONCURRENCY", "0"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{var}:")), "{var}={value}: {err}");
+        }
     }
 
     #[test]
