@@ -1,5 +1,7 @@
 //! `manage create_user`: create a user, or update the password and staff
-//! flag of an existing one (the e-mail is the key, case-insensitive).
+//! flag of an existing one (the e-mail is the key, case-insensitive), as
+//! provisioning scripts expect of a repeated run; the output says which
+//! happened and shows a role change.
 
 use crate::password::hash_password;
 use anyhow::Context;
@@ -46,32 +48,53 @@ pub struct SavedUser {
     pub id: i64,
     pub email: String,
     pub is_staff: bool,
-}
-
-impl From<User> for SavedUser {
-    fn from(user: User) -> Self {
-        Self {
-            id: user.id.0,
-            email: user.email,
-            is_staff: user.is_staff,
-        }
-    }
+    /// False: the account existed and got the new password and role.
+    pub created: bool,
+    /// The role before an update, so that a demotion is visible.
+    pub was_staff: Option<bool>,
 }
 
 pub async fn run(conn: &mut AsyncPgConnection, opts: &Opts) -> anyhow::Result<SavedUser> {
     let password_hash = hash_password(&opts.password)?;
+    let cannot = || format!("cannot save user {}", opts.email);
+    let before = User::find_by_email(conn, &opts.email)
+        .await
+        .with_context(cannot)?;
     let user = User::upsert(conn, &opts.email, &password_hash, opts.staff)
         .await
-        .with_context(|| format!("cannot save user {}", opts.email))?;
-    tracing::info!(target: "payments", user = user.id.0, staff = user.is_staff, "user saved");
-    Ok(user.into())
+        .with_context(cannot)?;
+    tracing::info!(target: "payments", user = user.id.0, staff = user.is_staff,
+        created = before.is_none(), "user saved");
+    Ok(SavedUser {
+        id: user.id.0,
+        email: user.email,
+        is_staff: user.is_staff,
+        created: before.is_none(),
+        was_staff: before.map(|b| b.is_staff),
+    })
+}
+
+fn role(is_staff: bool) -> &'static str {
+    if is_staff { "staff" } else { "customer" }
 }
 
 pub fn print(user: &SavedUser, json: bool) -> anyhow::Result<()> {
     if json {
         return super::print_json(user);
     }
-    let role = if user.is_staff { "staff" } else { "customer" };
-    println!("saved user {} (id {}, {role})", user.email, user.id);
+    let now = role(user.is_staff);
+    match user.was_staff {
+        None => println!("created user {} (id {}, {now})", user.email, user.id),
+        Some(was) if was == user.is_staff => println!(
+            "updated user {} (id {}, still {now}): new password",
+            user.email, user.id
+        ),
+        Some(was) => println!(
+            "updated user {} (id {}, {} -> {now}): new password",
+            user.email,
+            user.id,
+            role(was)
+        ),
+    }
     Ok(())
 }

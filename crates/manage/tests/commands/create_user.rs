@@ -56,6 +56,12 @@ async fn create_user_again_updates_the_same_account() {
 
     assert_eq!(first.id, second.id);
     assert!(second.is_staff);
+    assert_eq!((first.created, first.was_staff), (true, None));
+    assert_eq!(
+        (second.created, second.was_staff),
+        (false, Some(false)),
+        "the update and the role it changed are reported"
+    );
     let user = User::find(&mut conn, domain::UserId(first.id))
         .await
         .unwrap()
