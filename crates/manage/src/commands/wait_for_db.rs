@@ -17,6 +17,9 @@ pub struct Opts {
 }
 
 pub async fn run(database_url: &str, opts: &Opts) -> anyhow::Result<Ready> {
+    // Waiting cannot make another database speak PostgreSQL: fail at once.
+    let given: &[(&str, &str)] = &[("DATABASE_URL", database_url)];
+    domain::settings::database_url(&given, database_url)?;
     let service = format!("PostgreSQL at {}", redact_url(database_url));
     let patience = Patience::from_secs(opts.timeout, opts.interval);
     let attempts = wait_until_ready(&service, patience, || select_one(database_url))

@@ -26,6 +26,24 @@ async fn wait_for_db_answers_at_once_when_postgres_is_up() {
 }
 
 #[tokio::test]
+async fn wait_for_db_refuses_a_url_that_is_not_postgres_at_once() {
+    let opts = wait_for_db::Opts {
+        timeout: 30,
+        interval: 1,
+    };
+    let started = Instant::now();
+
+    let error = wait_for_db::run("mysql://root:hunter2@127.0.0.1/shop", &opts)
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(started.elapsed() < Duration::from_secs(1), "no waiting");
+    assert!(error.starts_with("DATABASE_URL:"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+}
+
+#[tokio::test]
 async fn wait_for_db_on_an_unreachable_port_fails_within_the_timeout() {
     let url = format!(
         "postgres://postgres:hunter2@127.0.0.1:{}/payments",
