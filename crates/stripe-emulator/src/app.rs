@@ -129,11 +129,7 @@ impl App {
             }
             if let Some(status) = fault.status {
                 record.injected = true;
-                let error = if status == 429 {
-                    ApiError::rate_limited()
-                } else {
-                    ApiError::server_error(status)
-                };
+                let error = ApiError::injected(status);
                 return self.finish(record, status, error.body(), fault.retry_after);
             }
         }

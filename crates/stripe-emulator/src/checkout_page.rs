@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::form;
-use crate::state::{PayOutcome, Session, SessionStatus};
+use crate::state::{PayOutcome, Session, SessionStatus, State};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -45,7 +45,8 @@ fn page(title: &str, body: &str) -> HttpResponse {
     ))
 }
 
-fn render(session: &Session, message: Option<&str>) -> HttpResponse {
+/// The page of `session`; `message` is an alert about the last submission.
+fn render(state: &State, session: &Session, message: Option<&str>) -> HttpResponse {
     let mut body = String::new();
     body.push_str("<table>");
     for line in &session.line_items {
@@ -66,8 +67,8 @@ fn render(session: &Session, message: Option<&str>) -> HttpResponse {
             escape(message)
         ));
     }
-    match session.status {
-        SessionStatus::Open => {
+    match (session.status, state.unpayable(session)) {
+        (SessionStatus::Open, None) => {
             for (card, label) in [
                 (SUCCEEDS, "Pay with card"),
                 (DECLINED, "Pay with declined card"),
@@ -84,8 +85,17 @@ fn render(session: &Session, message: Option<&str>) -> HttpResponse {
                 ));
             }
         }
-        SessionStatus::Complete => body.push_str("<p>This Checkout Session has been paid.</p>"),
-        SessionStatus::Expired => body.push_str("<p>This Checkout Session has expired.</p>"),
+        (SessionStatus::Complete, _) => {
+            body.push_str("<p>This Checkout Session has been paid.</p>");
+        }
+        (SessionStatus::Expired, _) => body.push_str("<p>This Checkout Session has expired.</p>"),
+        // Open but not payable (e.g. its PaymentIntent was cancelled): say
+        // why, unless the alert already does.
+        (SessionStatus::Open, Some(refusal)) => {
+            if message != Some(refusal.message.as_str()) {
+                body.push_str(&format!("<p>{}</p>", escape(&refusal.message)));
+            }
+        }
     }
     page("Checkout", &body)
 }
@@ -99,7 +109,7 @@ fn not_found() -> HttpResponse {
 pub async fn show(app: web::Data<App>, id: web::Path<String>) -> HttpResponse {
     let state = app.lock();
     match state.session(&id) {
-        Ok(session) => render(session, None),
+        Ok(session) => render(&state, session, None),
         Err(_) => not_found(),
     }
 }
@@ -117,32 +127,26 @@ pub async fn submit(app: web::Data<App>, id: web::Path<String>, body: web::Bytes
     let Some(outcome) = PayOutcome::from_card(&card) else {
         let state = app.lock();
         return match state.session(&id) {
-            Ok(session) => render(session, Some("Use one of the test cards below.")),
+            Ok(session) => render(&state, session, Some("Use one of the test cards below.")),
             Err(_) => not_found(),
         };
     };
-    let result = app.mutate(|state| {
-        state
-            .pay_session(&id, outcome)
-            .map(|_| state.session(&id).cloned())
-    });
+    let result = app.mutate(|state| state.pay_session(&id, outcome));
+    let state = app.lock();
+    let Ok(session) = state.session(&id) else {
+        return not_found();
+    };
     match result {
-        Ok(Ok(session)) if session.status == SessionStatus::Complete => {
-            match &session.success_url {
-                Some(url) => HttpResponse::SeeOther()
-                    .insert_header((
-                        header::LOCATION,
-                        url.replace("{CHECKOUT_SESSION_ID}", &session.id),
-                    ))
-                    .finish(),
-                None => render(&session, None),
-            }
-        }
-        Ok(Ok(session)) => render(&session, Some("Your card was declined.")),
-        Ok(Err(_)) => not_found(),
-        Err(error) => match app.lock().session(&id) {
-            Ok(session) => render(session, Some(&error.message)),
-            Err(_) => not_found(),
+        Ok(_) if session.status == SessionStatus::Complete => match &session.success_url {
+            Some(url) => HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    url.replace("{CHECKOUT_SESSION_ID}", &session.id),
+                ))
+                .finish(),
+            None => render(&state, session, None),
         },
+        Ok(_) => render(&state, session, Some("Your card was declined.")),
+        Err(error) => render(&state, session, Some(&error.message)),
     }
 }

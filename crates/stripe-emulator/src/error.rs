@@ -99,6 +99,42 @@ impl ApiError {
         )
     }
 
+    /// What an injected fault answers with `status`: the error type Stripe
+    /// gives that kind of failure, among the four it documents (`api_error`,
+    /// `card_error`, `idempotency_error`, `invalid_request_error`, the only
+    /// ones async-stripe knows). Stripe's own 401 and 429 are
+    /// `invalid_request_error`s, told apart by status and code.
+    pub fn injected(status: u16) -> Self {
+        const INJECTED: &str = "(injected by the emulator)";
+        match status {
+            429 => Self::rate_limited(),
+            402 => Self::new(
+                402,
+                "card_error",
+                Some("card_declined"),
+                format!("Your card was declined {INJECTED}."),
+            ),
+            404 => Self::new(
+                404,
+                "invalid_request_error",
+                Some("resource_missing"),
+                format!("No such object {INJECTED}."),
+            ),
+            400..=499 => Self::new(
+                status,
+                "invalid_request_error",
+                None,
+                format!("The request was refused {INJECTED}."),
+            ),
+            _ => Self::server_error(status),
+        }
+    }
+
+    /// A control endpoint's body that is not the JSON it expects.
+    pub fn invalid_json(problem: impl fmt::Display) -> Self {
+        Self::bad_request(format!("Invalid JSON body: {problem}"))
+    }
+
     pub fn server_error(status: u16) -> Self {
         Self::new(
             status,
@@ -163,4 +199,11 @@ pub enum EmulatorError {
     },
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A start-up setting with a bad value; shown as one line naming both
+    /// the flag and its environment variable, since either may have set it.
+    #[error("{setting}: {reason}")]
+    Setting {
+        setting: crate::config::Setting,
+        reason: String,
+    },
 }

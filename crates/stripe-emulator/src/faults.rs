@@ -3,6 +3,7 @@
 //! Injected errors stand for failures in front of Stripe's API, so they
 //! are not saved under the request's idempotency key.
 
+use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -32,6 +33,22 @@ pub struct Fault {
 
 fn one() -> u32 {
     1
+}
+
+impl Fault {
+    /// A fault's status stands for an error answer, so it must be 4xx or
+    /// 5xx: a 2xx or 3xx "fault" would answer success with an error body.
+    pub fn check(&self) -> Result<(), ApiError> {
+        match self.status {
+            Some(status) if !(400..=599).contains(&status) => Err(ApiError::invalid(
+                "status",
+                format!(
+                    "A fault answers with an error, so its status must be 400 to 599, not {status}."
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for Fault {
@@ -111,6 +128,18 @@ mod tests {
             path_prefix: path.map(Into::into),
             method: None,
         }
+    }
+
+    #[test]
+    fn only_error_statuses_make_a_fault() {
+        for status in [400, 429, 500, 599] {
+            assert_eq!(fault(1, status, None).check(), Ok(()), "{status}");
+        }
+        for status in [100, 200, 204, 302, 399, 600] {
+            let refused = fault(1, status, None).check().unwrap_err();
+            assert_eq!(refused.param.as_deref(), Some("status"), "{status}");
+        }
+        assert_eq!(Fault::default().check(), Ok(()), "a delay alone");
     }
 
     #[test]

@@ -17,9 +17,10 @@ use tokio::task::JoinHandle;
 pub struct Emulator;
 
 impl Emulator {
-    /// Binds, starts serving on the current tokio runtime, and returns at
-    /// once.
+    /// Checks the configuration, binds, starts serving on the current tokio
+    /// runtime, and returns at once.
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        config.validate()?;
         let listener = TcpListener::bind(config.bind).map_err(|source| EmulatorError::Bind {
             addr: config.bind.to_string(),
             source,
@@ -124,7 +125,14 @@ impl EmulatorHandle {
         self.addr
     }
 
+    /// # Panics
+    ///
+    /// When the fault's status is not an error status (4xx or 5xx), as
+    /// `POST /_emulator/faults` refuses it.
     pub fn inject_fault(&self, fault: Fault) {
+        if let Err(refused) = fault.check() {
+            panic!("{}", refused.message);
+        }
         self.app.lock().faults.push(fault);
     }
 
@@ -168,8 +176,17 @@ impl EmulatorHandle {
         self.app.hub.set_mode(mode);
     }
 
+    /// # Panics
+    ///
+    /// When `url` cannot receive webhooks (see
+    /// [`crate::config::check_webhook_url`]), as
+    /// `POST /_emulator/webhooks/endpoints` refuses it.
     pub fn add_webhook_url(&self, url: impl Into<String>) {
-        self.app.hub.add_url(url.into());
+        let url = url.into();
+        if let Err(reason) = crate::config::check_webhook_url(&url) {
+            panic!("{reason}");
+        }
+        self.app.hub.add_url(url);
     }
 
     /// Serves until the server stops (the binary's main loop).

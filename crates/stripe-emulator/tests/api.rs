@@ -233,6 +233,79 @@ async fn lists_are_newest_first_and_paginate_with_has_more() {
     assert_eq!(api.get("/v1/checkout/sessions?limit=101").await.status, 400);
 }
 
+fn listed_ids(reply: &Reply) -> Vec<String> {
+    reply.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn ending_before_pages_backwards() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let session = api.create_session(&emulator).await;
+        ids.push(session["id"].as_str().unwrap().to_owned());
+    }
+    // Listed newest first: ids[4], ids[3], ids[2], ids[1], ids[0].
+
+    let before = |cursor: &str| format!("/v1/checkout/sessions?limit=2&ending_before={cursor}");
+    let page = api.get(&before(&ids[1])).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(listed_ids(&page), vec![ids[3].clone(), ids[2].clone()]);
+    assert_eq!(page.body["has_more"], true, "ids[4] is still before it");
+
+    let newest = api.get(&before(&ids[3])).await;
+    assert_eq!(listed_ids(&newest), vec![ids[4].clone()]);
+    assert_eq!(newest.body["has_more"], false);
+    let none = api.get(&before(&ids[4])).await;
+    assert_eq!(listed_ids(&none), Vec::<String>::new());
+    assert_eq!(none.body["has_more"], false);
+
+    // With a filter, the cursor keeps its place even when filtered out.
+    api.post(
+        &format!("/v1/checkout/sessions/{}/expire", ids[2]),
+        "",
+        None,
+    )
+    .await;
+    let open = api
+        .get(&format!(
+            "/v1/checkout/sessions?status=open&limit=2&ending_before={}",
+            ids[2]
+        ))
+        .await;
+    assert_eq!(listed_ids(&open), vec![ids[4].clone(), ids[3].clone()]);
+    assert_eq!(open.body["has_more"], false);
+}
+
+#[tokio::test]
+async fn list_cursors_must_name_a_known_session_and_only_one_may_be_given() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let id = api.create_session(&emulator).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let unknown = api
+        .get("/v1/checkout/sessions?ending_before=cs_test_nope")
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["error"]["param"], "ending_before");
+    let both = api
+        .get(&format!(
+            "/v1/checkout/sessions?ending_before={id}&starting_after={id}"
+        ))
+        .await;
+    assert_eq!(both.status, 400);
+    assert_eq!(both.body["error"]["type"], "invalid_request_error");
+}
+
 #[tokio::test]
 async fn retrieve_expands_the_payment_intent_on_request() {
     let emulator = start(EmulatorConfig::for_tests()).await;
@@ -360,6 +433,34 @@ async fn injected_faults_answer_before_the_api() {
         .map(|r| r["status"].as_u64().unwrap())
         .collect();
     assert_eq!(statuses, vec![503, 429, 200, 200]);
+}
+
+#[tokio::test]
+async fn injected_faults_carry_the_stripe_error_type_that_fits_their_status() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let expected = [
+        (400, "invalid_request_error", None),
+        (401, "invalid_request_error", None),
+        (402, "card_error", Some("card_declined")),
+        (404, "invalid_request_error", Some("resource_missing")),
+        (429, "invalid_request_error", Some("rate_limit")),
+        (500, "api_error", None),
+        (503, "api_error", None),
+    ];
+    for (status, _, _) in expected {
+        let queued = api
+            .control(Method::POST, "/faults", Some(json!({"status": status})))
+            .await;
+        assert_eq!(queued.status, 200, "{}", queued.body);
+    }
+
+    for (status, type_, code) in expected {
+        let reply = api.get("/v1/checkout/sessions").await;
+        assert_eq!(reply.status, status);
+        assert_eq!(reply.body["error"]["type"], type_, "{status}");
+        assert_eq!(reply.body["error"]["code"].as_str(), code, "{status}");
+    }
 }
 
 #[tokio::test]

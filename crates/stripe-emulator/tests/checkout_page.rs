@@ -152,3 +152,69 @@ async fn an_expired_session_cannot_be_paid() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_session_whose_payment_intent_was_canceled_cannot_be_paid() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let session = api.create_session(&emulator).await;
+    let (id, url) = (
+        session["id"].as_str().unwrap(),
+        session["url"].as_str().unwrap(),
+    );
+    // A declined card gives the session its PaymentIntent; then cancel it.
+    submit(&api, url, "4000000000000002").await;
+    let intent = api.get(&format!("/v1/checkout/sessions/{id}")).await.body["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let canceled = api
+        .post(&format!("/v1/payment_intents/{intent}/cancel"), "", None)
+        .await;
+    assert_eq!(canceled.body["status"], "canceled");
+
+    let response = submit(&api, url, "4242424242424242").await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "no redirect to success_url"
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("no longer payable"), "{html}");
+    assert!(!html.contains("Pay with card"), "{html}");
+    for outcome in ["paid", "failed"] {
+        let control = api
+            .control(
+                Method::POST,
+                &format!("/sessions/{id}/pay"),
+                Some(json!({"outcome": outcome})),
+            )
+            .await;
+        assert_eq!(control.status, 400, "{outcome}");
+        assert_eq!(
+            control.body["error"]["code"], "checkout_session_not_open",
+            "{outcome}"
+        );
+    }
+    let (_, html) = page(&api, url).await;
+    assert!(html.contains("no longer payable") && !html.contains("Pay with card"));
+
+    let after = api
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=payment_intent"
+        ))
+        .await
+        .body;
+    assert_eq!(after["payment_intent"]["status"], "canceled");
+    assert_eq!(after["status"], "open");
+    assert_eq!(after["payment_status"], "unpaid");
+    let events = api.control(Method::GET, "/events", None).await.body;
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["type"] != "checkout.session.completed"),
+        "{events}"
+    );
+}

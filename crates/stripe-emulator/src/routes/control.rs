@@ -2,10 +2,12 @@
 //! is documented in `docs/stripe-emulator.md`.
 
 use crate::app::App;
+use crate::config::check_webhook_url;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::state::PayOutcome;
 use crate::webhooks::Mode;
+use actix_web::error::JsonPayloadError;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,6 +15,7 @@ use serde_json::json;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/_emulator")
+            .app_data(json_errors())
             .route("/health", web::get().to(health))
             .route("/sessions/bulk", web::post().to(super::session_bulk::load))
             .route("/sessions/{id}/expire", web::post().to(expire_session))
@@ -35,6 +38,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// A body that is not the JSON an endpoint expects gets a Stripe-shaped
+/// 400 saying what is wrong, like the rest of the emulator's errors
+/// (actix's default answer is a 400 with an empty body).
+fn json_errors() -> web::JsonConfig {
+    web::JsonConfig::default().error_handler(|error, _| {
+        let problem = match &error {
+            JsonPayloadError::ContentType => {
+                "send it with Content-Type: application/json".to_owned()
+            }
+            // Without actix's "Json deserialize error: " prefix, as the
+            // pay endpoint's own parsing words it.
+            JsonPayloadError::Deserialize(problem) => problem.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::invalid_json(problem).into()
+    })
+}
+
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"ok": true}))
 }
@@ -55,12 +76,22 @@ struct PayBody {
     card: Option<String>,
 }
 
+/// The body is optional (no body pays), so it is read as bytes: an
+/// `Option<Json>` extractor would turn a malformed body into "no body" and
+/// pay.
+fn parse_pay_body(body: &[u8]) -> Result<PayBody, ApiError> {
+    if body.trim_ascii().is_empty() {
+        return Ok(PayBody::default());
+    }
+    serde_json::from_slice(body).map_err(ApiError::invalid_json)
+}
+
 async fn pay_session(
     app: web::Data<App>,
     id: web::Path<String>,
-    body: Option<web::Json<PayBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let body = parse_pay_body(&body)?;
     let outcome = match (body.card.as_deref(), body.outcome.as_deref()) {
         (Some(card), _) => PayOutcome::from_card(card).ok_or_else(|| {
             ApiError::invalid(
@@ -113,10 +144,11 @@ async fn list_faults(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.lock().faults.pending())
 }
 
-async fn add_fault(app: web::Data<App>, fault: web::Json<Fault>) -> HttpResponse {
+async fn add_fault(app: web::Data<App>, fault: web::Json<Fault>) -> Result<HttpResponse, ApiError> {
+    fault.check()?;
     let mut state = app.lock();
     state.faults.push(fault.into_inner());
-    HttpResponse::Ok().json(state.faults.pending())
+    Ok(HttpResponse::Ok().json(state.faults.pending()))
 }
 
 async fn clear_faults(app: web::Data<App>) -> HttpResponse {
@@ -137,12 +169,7 @@ async fn add_endpoint(
     app: web::Data<App>,
     body: web::Json<Endpoint>,
 ) -> Result<HttpResponse, ApiError> {
-    if !(body.url.starts_with("http://") || body.url.starts_with("https://")) {
-        return Err(ApiError::invalid(
-            "url",
-            "The webhook URL must be http:// or https://.",
-        ));
-    }
+    check_webhook_url(&body.url).map_err(|reason| ApiError::invalid("url", reason))?;
     app.hub.add_url(body.url.clone());
     Ok(HttpResponse::Ok().json(app.hub.urls()))
 }

@@ -142,13 +142,7 @@ impl State {
     }
 
     pub fn list_sessions(&self, query: &ListSessionsQuery) -> Result<Value, ApiError> {
-        let limit = query.limit.unwrap_or(10);
-        if !(1..=100).contains(&limit) {
-            return Err(ApiError::invalid(
-                "limit",
-                "This value must be between 1 and 100.",
-            ));
-        }
+        let limit = list_limit(query.limit)?;
         if let Some(status) = &query.status
             && !["open", "complete", "expired"].contains(&status.as_str())
         {
@@ -159,60 +153,42 @@ impl State {
                 ),
             ));
         }
-        // Newest first, as Stripe lists.
-        let matching: Vec<&Session> = self
+        let cursor = self.list_cursor(query)?;
+        // Newest first, as Stripe lists; each session keeps its position in
+        // `sessions` (creation order), which is what a cursor is compared by.
+        let matching: Vec<(usize, &Session)> = self
             .sessions
             .iter()
+            .enumerate()
             .rev()
-            .filter(|s| {
-                query
-                    .status
-                    .as_deref()
-                    .is_none_or(|st| s.status.as_str() == st)
-            })
-            .filter(|s| query.created.as_ref().is_none_or(|r| r.contains(s.created)))
-            .filter(|s| {
-                query
-                    .payment_intent
-                    .as_ref()
-                    .is_none_or(|pi| s.payment_intent.as_ref() == Some(pi))
-            })
+            .filter(|(_, s)| list_filters_match(query, s))
             .collect();
-        let start = match &query.starting_after {
-            Some(cursor) => {
-                self.session(cursor).map_err(|_| {
-                    ApiError::invalid(
-                        "starting_after",
-                        format!("No such checkout.session: '{cursor}'"),
-                    )
-                })?;
-                matching
-                    .iter()
-                    .position(|s| &s.id == cursor)
-                    .map_or(matching.len(), |p| p + 1)
-            }
-            None => 0,
-        };
-        let end = match &query.ending_before {
-            Some(cursor) => matching
-                .iter()
-                .position(|s| &s.id == cursor)
-                .unwrap_or(matching.len()),
-            None => matching.len(),
-        };
-        let window = &matching[start.min(end)..end];
-        let limit = usize::try_from(limit).unwrap_or(10);
-        let page = &window[..window.len().min(limit)];
+        let (page, has_more) = page_of(&matching, cursor, limit);
         let expand = query.expand.iter().any(|e| e == "data.payment_intent");
         let data = page
             .iter()
-            .map(|s| self.render_session(s, expand))
+            .map(|(_, s)| self.render_session(s, expand))
             .collect();
-        Ok(objects::list(
-            "/v1/checkout/sessions",
-            data,
-            window.len() > page.len(),
-        ))
+        Ok(objects::list("/v1/checkout/sessions", data, has_more))
+    }
+
+    /// The cursor of a list request. Like Stripe, it must name a known
+    /// session, and only one of `starting_after` and `ending_before` may be
+    /// given.
+    fn list_cursor(&self, query: &ListSessionsQuery) -> Result<Cursor, ApiError> {
+        let position = |param: &str, id: &str| {
+            self.session_index.get(id).copied().ok_or_else(|| {
+                ApiError::invalid(param, format!("No such checkout.session: '{id}'"))
+            })
+        };
+        match (&query.starting_after, &query.ending_before) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request(
+                "You may only specify one of these parameters: ending_before, starting_after.",
+            )),
+            (Some(id), None) => Ok(Cursor::After(position("starting_after", id)?)),
+            (None, Some(id)) => Ok(Cursor::Before(position("ending_before", id)?)),
+            (None, None) => Ok(Cursor::Newest),
+        }
     }
 
     pub fn expire_session(&mut self, id: &str) -> Result<Value, ApiError> {
@@ -261,18 +237,37 @@ impl State {
         due
     }
 
+    /// Why `session` cannot be paid, if it cannot: it is not open, its
+    /// `expires_at` has passed (before the tick expired it), or its
+    /// PaymentIntent was cancelled, which on Stripe is final — paying would
+    /// otherwise turn a `canceled` intent into `succeeded`.
+    pub fn unpayable(&self, session: &Session) -> Option<ApiError> {
+        let canceled_intent = session
+            .payment_intent
+            .as_ref()
+            .and_then(|id| self.intents.get(id))
+            .filter(|intent| intent.status == "canceled");
+        let reason = if session.status != SessionStatus::Open {
+            format!("its status is `{}`", session.status.as_str())
+        } else if session.expires_at <= self.now() {
+            "its `expires_at` has passed".to_owned()
+        } else if let Some(intent) = canceled_intent {
+            format!("its PaymentIntent {} is `canceled`", intent.id)
+        } else {
+            return None;
+        };
+        Some(ApiError::unexpected_state(
+            "checkout_session_not_open",
+            format!("This Checkout Session is no longer payable: {reason}."),
+        ))
+    }
+
     /// What the hosted page does when the customer submits a card.
     pub fn pay_session(&mut self, id: &str, outcome: PayOutcome) -> Result<Value, ApiError> {
         let now = self.now();
         let session = self.session(id)?.clone();
-        if session.status != SessionStatus::Open || session.expires_at <= now {
-            return Err(ApiError::unexpected_state(
-                "checkout_session_not_open",
-                format!(
-                    "This Checkout Session is no longer payable: its status is `{}`.",
-                    session.status.as_str()
-                ),
-            ));
+        if let Some(refusal) = self.unpayable(&session) {
+            return Err(refusal);
         }
         let intent_id = match &session.payment_intent {
             Some(existing) => existing.clone(),
@@ -339,5 +334,120 @@ impl State {
                 Ok(self.render_session(self.session(id)?, false))
             }
         }
+    }
+}
+
+/// Where a list page sits. Stripe's cursors name an object; the page holds
+/// the objects right after it (`starting_after`, going to older ones) or
+/// right before it (`ending_before`, going back to newer ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cursor {
+    Newest,
+    /// The cursor session's position in `State::sessions`.
+    After(usize),
+    Before(usize),
+}
+
+/// `limit`: 1 to 100, 10 when not given.
+fn list_limit(limit: Option<i64>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "This value must be between 1 and 100.",
+        ));
+    }
+    Ok(usize::try_from(limit).unwrap_or(10))
+}
+
+fn list_filters_match(query: &ListSessionsQuery, session: &Session) -> bool {
+    query
+        .status
+        .as_deref()
+        .is_none_or(|st| session.status.as_str() == st)
+        && query
+            .created
+            .as_ref()
+            .is_none_or(|r| r.contains(session.created))
+        && query
+            .payment_intent
+            .as_ref()
+            .is_none_or(|pi| session.payment_intent.as_ref() == Some(pi))
+}
+
+/// The page of `newest_first` (positions descending) that `cursor` selects,
+/// still newest first, and whether more objects lie beyond it in the
+/// direction of paging: older ones after a `starting_after` page, newer
+/// ones before an `ending_before` page.
+fn page_of<T>(newest_first: &[(usize, T)], cursor: Cursor, limit: usize) -> (&[(usize, T)], bool) {
+    let first = |items: &'_ [(usize, T)]| {
+        let end = items.len().min(limit);
+        (end < items.len(), end)
+    };
+    match cursor {
+        Cursor::Newest => {
+            let (more, end) = first(newest_first);
+            (&newest_first[..end], more)
+        }
+        Cursor::After(at) => {
+            let older = &newest_first[newest_first.partition_point(|(i, _)| *i >= at)..];
+            let (more, end) = first(older);
+            (&older[..end], more)
+        }
+        Cursor::Before(at) => {
+            // The `limit` newer objects closest to the cursor, i.e. the
+            // last ones of the newer part.
+            let newer = &newest_first[..newest_first.partition_point(|(i, _)| *i > at)];
+            let start = newer.len().saturating_sub(limit);
+            (&newer[start..], start > 0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cursor, page_of};
+
+    /// Positions 4, 3, 2, 1, 0: newest first.
+    fn list() -> Vec<(usize, ())> {
+        (0..5).rev().map(|i| (i, ())).collect()
+    }
+
+    fn positions(page: &[(usize, ())]) -> Vec<usize> {
+        page.iter().map(|(i, _)| *i).collect()
+    }
+
+    #[test]
+    fn starting_after_pages_forwards_to_older_objects() {
+        let list = list();
+        let (page, more) = page_of(&list, Cursor::After(4), 2);
+        assert_eq!((positions(page), more), (vec![3, 2], true));
+        let (page, more) = page_of(&list, Cursor::After(2), 2);
+        assert_eq!((positions(page), more), (vec![1, 0], false));
+    }
+
+    #[test]
+    fn ending_before_pages_backwards_to_newer_objects() {
+        let list = list();
+        let (page, more) = page_of(&list, Cursor::Before(1), 2);
+        assert_eq!((positions(page), more), (vec![3, 2], true));
+        let (page, more) = page_of(&list, Cursor::Before(2), 2);
+        assert_eq!((positions(page), more), (vec![4, 3], false));
+        let (page, more) = page_of(&list, Cursor::Before(4), 2);
+        assert_eq!((positions(page), more), (vec![], false));
+    }
+
+    #[test]
+    fn a_cursor_filtered_out_of_the_list_still_marks_its_place() {
+        // Position 2 is not in the (filtered) list.
+        let list: Vec<(usize, ())> = [4, 3, 1, 0].into_iter().map(|i| (i, ())).collect();
+        assert_eq!(
+            positions(page_of(&list, Cursor::After(2), 10).0),
+            vec![1, 0]
+        );
+        assert_eq!(
+            positions(page_of(&list, Cursor::Before(2), 10).0),
+            vec![4, 3]
+        );
     }
 }
