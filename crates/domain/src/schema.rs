@@ -215,6 +215,7 @@ diesel::table! {
         errors -> Int4,
         error -> Nullable<Text>,
         next_run_at -> Nullable<Timestamptz>,
+        events_waiting -> Int4,
     }
 }
 

@@ -40,9 +40,11 @@ Exit status:
      row, or in 'cancellation.error' with --json)
   1  failure: unknown payment or user, database or Stripe configuration
      (one line on stderr)
+  2  usage error (unknown command, bad or missing option)
+
 Without --payment-id, --user-email or --all nothing is cancelled: the
 pending payments are listed (and checked in Stripe with --stripe-test).
-  2  usage error (unknown command, bad or missing option)";
+A dry run says what cancelling would do ('would' with --json).";
 
 #[derive(Debug, Parser)]
 #[command(

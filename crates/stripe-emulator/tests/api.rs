@@ -181,12 +181,7 @@ async fn lists_are_newest_first_and_paginate_with_has_more() {
     let api = Api::new(&emulator);
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(
-            api.create_session(&emulator).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(api.create_session_id(&emulator).await);
     }
     api.post(
         &format!("/v1/checkout/sessions/{}/expire", ids[0]),
@@ -287,10 +282,7 @@ async fn ending_before_pages_backwards() {
 async fn list_cursors_must_name_a_known_session_and_only_one_may_be_given() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);
-    let id = api.create_session(&emulator).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_session_id(&emulator).await;
 
     let unknown = api
         .get("/v1/checkout/sessions?ending_before=cs_test_nope")
@@ -310,10 +302,7 @@ async fn list_cursors_must_name_a_known_session_and_only_one_may_be_given() {
 async fn retrieve_expands_the_payment_intent_on_request() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);
-    let id = api.create_session(&emulator).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_session_id(&emulator).await;
     api.control(
         Method::POST,
         &format!("/sessions/{id}/pay"),
@@ -349,10 +338,7 @@ async fn retrieve_expands_the_payment_intent_on_request() {
 async fn expiring_a_session_that_is_not_open_is_refused_like_stripe() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);
-    let id = api.create_session(&emulator).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_session_id(&emulator).await;
 
     let expired = api
         .post(
@@ -467,10 +453,7 @@ async fn injected_faults_carry_the_stripe_error_type_that_fits_their_status() {
 async fn refunds_need_a_successful_charge_and_respect_its_amount() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);
-    let id = api.create_session(&emulator).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_session_id(&emulator).await;
     api.control(
         Method::POST,
         &format!("/sessions/{id}/pay"),

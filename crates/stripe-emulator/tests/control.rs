@@ -61,10 +61,7 @@ async fn malformed_control_bodies_get_a_json_error_saying_what_is_wrong() {
 async fn a_malformed_pay_body_is_refused_instead_of_paying() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);
-    let id = api.create_session(&emulator).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_session_id(&emulator).await;
 
     let reply = api
         .control(

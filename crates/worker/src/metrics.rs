@@ -55,6 +55,7 @@ pub fn sweep_run(trigger: &'static str, outcome: &str, report: &domain::services
         ("expired_in_stripe", report.expired_in_stripe),
         ("expiries_retried", report.expiries_retried),
         ("events_processed", report.events_processed),
+        ("events_waiting", report.events_waiting),
         ("errors", report.errors),
     ];
     for (what, n) in counts {

@@ -63,7 +63,9 @@ impl StoredEvent {
             .optional()
     }
 
-    /// Events never processed, received before `before`, oldest first.
+    /// Events never processed, received before `before`: the least tried
+    /// first, then the oldest, so that events which keep waiting (for a
+    /// session the service does not know) cannot crowd newer ones out.
     pub async fn unprocessed(
         conn: &mut AsyncPgConnection,
         before: OffsetDateTime,
@@ -72,7 +74,10 @@ impl StoredEvent {
         stripe_events::table
             .filter(stripe_events::processed_at.is_null())
             .filter(stripe_events::received_at.lt(before))
-            .order(stripe_events::received_at.asc())
+            .order((
+                stripe_events::attempts.asc(),
+                stripe_events::received_at.asc(),
+            ))
             .limit(limit)
             .select(Self::as_select())
             .load(conn)

@@ -31,6 +31,8 @@ pub struct SweepRun {
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_run_at: Option<OffsetDateTime>,
+    /// Stored events for a session the service does not know (yet).
+    pub events_waiting: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Serialize)]

@@ -66,7 +66,9 @@ pub struct SweepAction {
     pub event_id: Option<String>,
     /// `cancelled`, `completed`, `expired_in_stripe_and_cancelled`,
     /// `still_open`, `expiry_retried`, `refunded_late_payment`,
-    /// `event_processed`, `error` — prefixed `would_` in a dry run.
+    /// `event_processed`, `event_waiting` (its session is unknown here:
+    /// kept and retried, not an error), `error` — prefixed `would_` in a
+    /// dry run.
     pub action: String,
     pub detail: serde_json::Value,
 }
@@ -82,6 +84,7 @@ pub struct SweepReport {
     pub expired_in_stripe: i32,
     pub expiries_retried: i32,
     pub events_processed: i32,
+    pub events_waiting: i32,
     pub errors: i32,
     pub actions: Vec<SweepAction>,
 }
@@ -114,6 +117,7 @@ impl SweepReport {
             "still_open" => self.still_open += 1,
             "expiry_retried" | "refunded_late_payment" => self.expiries_retried += 1,
             "event_processed" => self.events_processed += 1,
+            "event_waiting" => self.events_waiting += 1,
             _ => self.errors += 1,
         }
     }
@@ -408,6 +412,16 @@ async fn sweep_steps(
                     action: "event_processed".into(),
                     detail: json!({ "event_type": event.event_type, "result": outcome.action }),
                 },
+                // Another integration's session on the same Stripe account,
+                // or one whose checkout has not committed yet: SPEC 5.5
+                // keeps it for later, which is not a failure of this run.
+                Err(e @ DomainError::UnknownSession(_)) => SweepAction {
+                    payment_id: None,
+                    event_id: Some(event.id.clone()),
+                    action: "event_waiting".into(),
+                    detail: json!({ "event_type": event.event_type, "reason": e.to_string(),
+                                    "attempts": event.attempts + 1 }),
+                },
                 Err(e) => error_action(None, Some(&event.id), &e),
             }
         };
@@ -464,6 +478,7 @@ async fn finish(
             sweep_runs::expired_in_stripe.eq(report.expired_in_stripe),
             sweep_runs::expiries_retried.eq(report.expiries_retried),
             sweep_runs::events_processed.eq(report.events_processed),
+            sweep_runs::events_waiting.eq(report.events_waiting),
             sweep_runs::errors.eq(report.errors),
             sweep_runs::error.eq(error.map(ToString::to_string)),
         ))

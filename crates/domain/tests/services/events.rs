@@ -252,3 +252,88 @@ async fn the_sweep_processes_stored_events_nobody_processed() {
     );
     ctx.assert_invariants().await;
 }
+
+/// Stores a `checkout.session.expired` event received ten minutes ago
+/// (past the sweep's grace) for `session_id`.
+async fn store_old_expiry_event(ctx: &Ctx, event_id: &str, session_id: &str) {
+    use diesel_async::RunQueryDsl;
+    let payload = envelope(
+        event_id,
+        "checkout.session.expired",
+        session_id,
+        "expired",
+        "unpaid",
+    );
+    let mut conn = ctx.db.conn().await;
+    StoredEvent::store(&mut conn, event_id, "checkout.session.expired", &payload)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "UPDATE stripe_events SET received_at = now() - interval '10 minutes' WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(event_id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_event_for_a_session_unknown_here_waits_without_failing_the_sweep() {
+    let ctx = Ctx::new(10).await;
+    store_old_expiry_event(&ctx, "evt_foreign", "cs_test_another_integration").await;
+
+    let opts = domain::services::SweepOptions::new(domain::jobs::SweepTrigger::Oneoff);
+    let report =
+        domain::services::run_sweep(ctx.db.pool(), ctx.stripe.as_ref(), &TestParser, &opts, None)
+            .await
+            .unwrap();
+
+    assert_eq!((report.events_waiting, report.errors), (1, 0), "{report:?}");
+    assert_eq!(report.outcome(), "idle");
+    let stored = StoredEvent::find(&mut *ctx.db.conn().await, "evt_foreign")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.processed_at.is_none(), "kept for a later retry");
+    assert_eq!(stored.attempts, 1);
+}
+
+#[tokio::test]
+async fn events_that_keep_waiting_do_not_crowd_newer_events_out_of_the_sweep() {
+    let ctx = Ctx::new(10).await;
+    for n in 0..3 {
+        store_old_expiry_event(
+            &ctx,
+            &format!("evt_foreign_{n}"),
+            &format!("cs_foreign_{n}"),
+        )
+        .await;
+    }
+    let payment = ctx.checkout(1, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.expire(&session_id);
+    store_old_expiry_event(&ctx, "evt_ours", &session_id).await;
+    let mut opts = domain::services::SweepOptions::new(domain::jobs::SweepTrigger::Oneoff);
+    opts.batch_limit = 2;
+
+    let mut processed = 0;
+    for _ in 0..3 {
+        let report = domain::services::run_sweep(
+            ctx.db.pool(),
+            ctx.stripe.as_ref(),
+            &TestParser,
+            &opts,
+            None,
+        )
+        .await
+        .unwrap();
+        processed += report.events_processed;
+    }
+
+    assert_eq!(processed, 1, "our event got its turn");
+    assert_eq!(
+        ctx.payment(payment.id).await.status,
+        PaymentStatus::Cancelled
+    );
+    ctx.assert_invariants().await;
+}

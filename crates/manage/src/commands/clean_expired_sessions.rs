@@ -138,6 +138,10 @@ pub fn summary_table(report: &SweepReport) -> Table {
             format!("stored events {verb}processed"),
             report.events_processed,
         ),
+        (
+            "stored events waiting for their payment".to_owned(),
+            report.events_waiting,
+        ),
         ("errors".to_owned(), report.errors),
     ] {
         table.add_row(vec![label, value.to_string()]);

@@ -102,6 +102,12 @@ impl Api {
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.body
     }
+
+    /// A new open session's id.
+    pub async fn create_session_id(&self, emulator: &EmulatorHandle) -> String {
+        let session = self.create_session(emulator).await;
+        session["id"].as_str().expect("a session id").to_owned()
+    }
 }
 
 pub fn session_form(expires_at: i64) -> String {
