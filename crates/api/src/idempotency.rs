@@ -60,8 +60,22 @@ pub fn request_hash(req: &HttpRequest, body: &[u8]) -> String {
     hasher.update(b"\n");
     hasher.update(req.path().as_bytes());
     hasher.update(b"\n");
-    hasher.update(body);
+    hasher.update(canonical_body(body));
     hex::encode(hasher.finalize())
+}
+
+/// A JSON body by its meaning, not its bytes: a client that re-serialises
+/// its state may order keys or space them differently, and may send no
+/// body where it sent `{}`. serde_json's maps are sorted (no
+/// `preserve_order`), so writing the parsed value back is canonical.
+fn canonical_body(body: &[u8]) -> Vec<u8> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return b"{}".to_vec();
+    }
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| serde_json::to_vec(&value).ok())
+        .unwrap_or_else(|| body.to_vec())
 }
 
 fn saved(reply: &Result<Reply, ApiError>) -> Option<SavedResponse> {
@@ -78,9 +92,13 @@ fn saved(reply: &Result<Reply, ApiError>) -> Option<SavedResponse> {
     })
 }
 
+/// Marks an answer replayed from an earlier request with the same key.
+pub const REPLAYED_HEADER: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("idempotent-replayed");
+
 fn replay(saved: SavedResponse) -> HttpResponse {
     HttpResponse::build(StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK))
-        .insert_header(("Idempotent-Replayed", "true"))
+        .insert_header((REPLAYED_HEADER, "true"))
         .content_type("application/json")
         .body(saved.body)
 }

@@ -24,6 +24,9 @@ messages! {
     NOT_FOUND => "No encontrado.", "Not found.";
     METHOD_NOT_ALLOWED => "Método no permitido.", "Method not allowed.";
     ORIGIN_NOT_ALLOWED => "Origen no permitido.", "Origin not allowed.";
+    CORS_METHOD_NOT_ALLOWED => "Método no permitido para peticiones de otro origen.", "Method not allowed for cross-origin requests.";
+    CORS_HEADERS_NOT_ALLOWED => "Una de las cabeceras pedidas no está permitida para peticiones de otro origen.", "One of the requested headers is not allowed for cross-origin requests.";
+    CORS_BAD_PREFLIGHT => "Petición de verificación previa (preflight) mal formada.", "Malformed preflight request.";
     PAYLOAD_TOO_LARGE => "El cuerpo de la petición es demasiado grande.", "Request body is too large.";
     UNSUPPORTED_MEDIA_TYPE => "Tipo de contenido no soportado; use application/json.", "Unsupported media type; use application/json.";
     MALFORMED_JSON => "JSON mal formado", "JSON parse error";

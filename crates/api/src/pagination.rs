@@ -72,8 +72,29 @@ impl Page {
     }
 }
 
+/// Scheme and host of the absolute links. `Forwarded` / `X-Forwarded-*`
+/// are the proxy's word only with `TRUST_FORWARDED_FOR` (as Django needs
+/// `USE_X_FORWARDED_HOST`): anyone else could make the links point at
+/// another site for a cache to keep.
+fn origin(req: &HttpRequest) -> String {
+    let trusted = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .is_some_and(|state| state.settings.trust_forwarded_for);
+    if trusted {
+        let info = req.connection_info();
+        return format!("{}://{}", info.scheme(), info.host());
+    }
+    let config = req.app_config();
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_else(|| config.host());
+    let scheme = if config.secure() { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
 fn link(req: &HttpRequest, page: i64) -> String {
-    let info = req.connection_info();
     let mut pairs: Vec<(String, String)> = url_pairs(req.query_string())
         .into_iter()
         .filter(|(k, _)| k != "page")
@@ -86,7 +107,7 @@ fn link(req: &HttpRequest, page: i64) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&");
-    let base = format!("{}://{}{}", info.scheme(), info.host(), req.path());
+    let base = format!("{}{}", origin(req), req.path());
     if query.is_empty() {
         base
     } else {

@@ -4,6 +4,7 @@
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::middleware::content_language::content_language;
 use crate::middleware::cors::{cors, credentials_only_for_allowed_origins};
 use crate::middleware::head::head_as_get;
 use crate::middleware::request_span::{RequestSpan, request_id_header};
@@ -87,6 +88,7 @@ impl Application {
                 .wrap(from_fn(credentials_only_for_allowed_origins))
                 // Outside CORS, so that its refusals are JSON errors too.
                 .wrap(from_fn(json_errors))
+                .wrap(from_fn(content_language))
                 .wrap(from_fn(metrics::record))
                 .wrap(from_fn(head_as_get))
                 .wrap(from_fn(request_id_header))

@@ -26,6 +26,10 @@ impl Lang {
                         .and_then(|q| q.parse::<f32>().ok())
                 })
                 .unwrap_or(1.0);
+            // q=0 means "not acceptable".
+            if quality <= 0.0 {
+                continue;
+            }
             let lang = match tag.split('-').next() {
                 Some("en") => Lang::En,
                 Some("es") => Lang::Es,
@@ -66,5 +70,11 @@ mod tests {
             Lang::En
         );
         assert_eq!(Lang::from_accept_language(Some("es, en;q=0.8")), Lang::Es);
+    }
+
+    #[test]
+    fn a_language_with_quality_zero_is_not_acceptable() {
+        assert_eq!(Lang::from_accept_language(Some("en;q=0")), Lang::Es);
+        assert_eq!(Lang::from_accept_language(Some("es;q=0, en")), Lang::En);
     }
 }

@@ -24,7 +24,13 @@ pub fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("x-csrftoken"),
             header::HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([super::request_span::REQUEST_ID_HEADER])
+        // Beyond the headers a browser always lets scripts read: the
+        // request id, a replayed idempotent answer, the login back-off.
+        .expose_headers([
+            super::request_span::REQUEST_ID_HEADER,
+            crate::idempotency::REPLAYED_HEADER,
+            header::RETRY_AFTER,
+        ])
         .max_age(3600)
 }
 

@@ -30,6 +30,19 @@ fn message(status: StatusCode) -> Msg {
     }
 }
 
+/// Why CORS refused a preflight: a frontend developer whose origin is
+/// allowed must not be told it is not when a header or method is the cause.
+fn cors_message(refusal: &CorsError) -> Msg {
+    match refusal {
+        CorsError::MethodNotAllowed => messages::CORS_METHOD_NOT_ALLOWED,
+        CorsError::HeadersNotAllowed => messages::CORS_HEADERS_NOT_ALLOWED,
+        CorsError::MissingRequestMethod
+        | CorsError::BadRequestMethod
+        | CorsError::BadRequestHeaders => messages::CORS_BAD_PREFLIGHT,
+        _ => messages::ORIGIN_NOT_ALLOWED,
+    }
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -42,9 +55,9 @@ fn json_error(
     cause: Option<&Error>,
     lang: Lang,
 ) -> HttpResponse {
-    let msg = match cause {
-        Some(e) if e.as_error::<CorsError>().is_some() => messages::ORIGIN_NOT_ALLOWED,
-        _ => message(status),
+    let msg = match cause.and_then(|e| e.as_error::<CorsError>()) {
+        Some(refusal) => cors_message(refusal),
+        None => message(status),
     };
     let detail = match msg {
         m if m == messages::INTERNAL && status.is_client_error() => {

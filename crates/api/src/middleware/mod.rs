@@ -1,5 +1,6 @@
 //! Cross-cutting request handling.
 
+pub mod content_language;
 pub mod cors;
 pub mod head;
 pub mod json_errors;

@@ -77,7 +77,7 @@ async fn every_request_is_logged_once_in_a_span_naming_its_id_and_path() {
 }
 
 #[tokio::test]
-async fn a_browser_on_an_allowed_origin_may_read_the_request_id() {
+async fn a_browser_on_an_allowed_origin_may_read_the_request_id_a_replay_mark_and_retry_after() {
     let app = spawn_app().await;
     let answer = reqwest::Client::new()
         .get(format!("{}/api/products/", app.address))
@@ -93,5 +93,7 @@ async fn a_browser_on_an_allowed_origin_may_read_the_request_id() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    assert!(exposed.contains("x-request-id"), "exposed: {exposed:?}");
+    for header in ["x-request-id", "idempotent-replayed", "retry-after"] {
+        assert!(exposed.contains(header), "{header} in exposed: {exposed:?}");
+    }
 }

@@ -270,6 +270,33 @@ async fn cors_allows_credentials_only_for_allowed_origins() {
     assert_eq!(refused.status(), 400);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["detail"], "Origen no permitido.");
+    // An allowed origin asking for a header or method the API does not
+    // take is told that, not that its origin is refused.
+    for (method, headers, detail) in [
+        (
+            "GET",
+            "x-requested-with",
+            "One of the requested headers is not allowed for cross-origin requests.",
+        ),
+        (
+            "DELETE",
+            "content-type",
+            "Method not allowed for cross-origin requests.",
+        ),
+    ] {
+        let refused = reqwest::Client::new()
+            .request(Method::OPTIONS, format!("{}/api/auth/me/", app.address))
+            .header("Origin", "http://frontend.test")
+            .header("Accept-Language", "en")
+            .header("Access-Control-Request-Method", method)
+            .header("Access-Control-Request-Headers", headers)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{method} {headers}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["detail"], detail, "{method} {headers}");
+    }
     // A plain request from elsewhere (or none) is not told credentials are allowed.
     let plain = reqwest::Client::new()
         .get(format!("{}/api/products/", app.address))

@@ -184,6 +184,22 @@ async fn cancel_honours_idempotency_keys() {
     let second: Value = second.json().await.unwrap();
     assert_eq!(first, second);
     assert_eq!(second["message"], "Pago cancelado exitosamente");
+    // An empty JSON object is the same request as no body.
+    let with_empty_object = browser
+        .request(Method::POST, &format!("/api/payments/{id}/cancel/"))
+        .header("Idempotency-Key", "cancel-1")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_empty_object.status(), 200);
+    assert_eq!(
+        with_empty_object
+            .headers()
+            .get("idempotent-replayed")
+            .unwrap(),
+        "true"
+    );
 }
 
 /// The body is read only once the caller is known: not logged in is 401

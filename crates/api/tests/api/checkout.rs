@@ -190,6 +190,36 @@ async fn same_idempotency_key_and_body_replays_the_saved_response() {
 }
 
 #[tokio::test]
+async fn the_same_json_written_another_way_is_the_same_request() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let product = app.product.0;
+    let send = |body: String| {
+        browser
+            .request(Method::POST, "/api/payments/checkout/")
+            .header("Idempotency-Key", "pay-click-3")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let first = send(format!(
+        r#"{{"items":[{{"product_id":{product},"quantity":1}}]}}"#
+    ))
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 201);
+    let again = send(format!(
+        "{{ \"items\": [ {{ \"quantity\": 1, \"product_id\": {product} }} ] }}\n"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(payments_count(&app).await, 1);
+}
+
+#[tokio::test]
 async fn same_idempotency_key_with_another_body_is_422() {
     let app = spawn_app().await;
     let user = app.create_user("ana@example.com", false).await;

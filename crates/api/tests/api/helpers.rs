@@ -72,6 +72,8 @@ pub struct Options {
     pub cookie_secure: bool,
     /// `DATABASE_POOL_SIZE`, shared out among the two server threads.
     pub pool_size: u32,
+    /// `TRUST_FORWARDED_FOR`: behind a proxy the API trusts.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Options {
@@ -84,6 +86,7 @@ impl Default for Options {
             stripe_down: false,
             cookie_secure: false,
             pool_size: 20,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -122,7 +125,7 @@ fn settings(options: &Options, db_url: &str, stripe_base: &str, prefix: &str) ->
         checkout_session_ttl: Duration::from_secs(1800),
         session_ttl: Duration::from_secs(3600),
         login_rate_per_minute: options.login_per_minute,
-        trust_forwarded_for: false,
+        trust_forwarded_for: options.trust_forwarded_for,
         json_body_limit: options.json_body_limit,
         log_format: LogFormat::Text,
         log_filter: LogFilter::default(),

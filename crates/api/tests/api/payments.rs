@@ -77,8 +77,23 @@ async fn displays_are_english_with_accept_language_en() {
         .unwrap();
     assert_eq!(body["payment_status_display"], "Cancelled");
     assert_eq!(body["order_status_display"], "Cancelled");
-    let body: Value = app.status(&browser, &id).await.json().await.unwrap();
+    let spanish = app.status(&browser, &id).await;
+    let vary = spanish
+        .headers()
+        .get_all("vary")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(
+        vary.contains("Accept-Language"),
+        "caches keep the languages apart: {vary}"
+    );
+    assert_eq!(spanish.headers()["content-language"], "es");
+    let body: Value = spanish.json().await.unwrap();
     assert_eq!(body["payment_status_display"], "Cancelado");
+    let english = app.status(&browser.english(), &id).await;
+    assert_eq!(english.headers()["content-language"], "en");
 }
 
 #[tokio::test]
@@ -519,4 +534,42 @@ async fn a_deactivated_user_can_no_longer_read_their_payments() {
         .unwrap();
     assert_eq!(app.status(&browser, &id).await.status(), 401);
     assert_eq!(app.cancel(&browser, &id).await.status(), 401);
+}
+
+/// `next` of the product list at one product per page, asked with a
+/// proxy's forwarded host and scheme.
+async fn forwarded_next_link(app: &crate::helpers::TestApp) -> String {
+    domain::testing::seed_product(&mut *app.db.conn().await, "SKU-2", 500, 3).await;
+    let page: Value = reqwest::Client::new()
+        .get(format!("{}/api/products/?page_size=1", app.address))
+        .header("X-Forwarded-Host", "api.example.com")
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["next"].as_str().expect("a next page").to_owned()
+}
+
+#[tokio::test]
+async fn pagination_links_ignore_forwarded_headers_unless_the_proxy_is_trusted() {
+    let app = spawn_app().await;
+    let next = forwarded_next_link(&app).await;
+    assert_eq!(
+        next,
+        format!("{}/api/products/?page_size=1&page=2", app.address)
+    );
+
+    let behind_a_proxy = spawn_app_with(Options {
+        trust_forwarded_for: true,
+        ..Options::default()
+    })
+    .await;
+    let next = forwarded_next_link(&behind_a_proxy).await;
+    assert_eq!(
+        next,
+        "https://api.example.com/api/products/?page_size=1&page=2"
+    );
 }

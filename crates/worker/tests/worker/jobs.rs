@@ -404,7 +404,9 @@ async fn a_webhook_before_its_checkout_is_stored_is_retried_until_it_succeeds() 
         .expect("session stored");
     let record = env.wait_finished(&id, WITHIN).await;
     assert!(is_success(&record), "{record:?}");
-    assert_eq!(record.attempts, 2);
+    // At least one retry; more when the machine is slow enough for the
+    // next one to come before the session is stored.
+    assert!(record.attempts >= 2, "{record:?}");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Completed);
     worker.shutdown().await;
 }
