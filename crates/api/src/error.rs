@@ -109,6 +109,16 @@ impl ApiError {
                 "items",
                 format!("{} ({id})", messages::UNKNOWN_PRODUCT.get(lang)),
             ),
+            // Lines of one product are added up: their sum is what is out
+            // of range when each line alone is not.
+            DomainError::QuantityOutOfRange(id) => Self::field(
+                "items",
+                format!(
+                    "{} {id}: {}",
+                    lang.pick("Producto", "Product"),
+                    messages::QUANTITY_RANGE.get(lang)
+                ),
+            ),
             DomainError::InvalidCoupon(_) => {
                 Self::field("coupon_code", messages::INVALID_COUPON.get(lang))
             }

@@ -47,6 +47,7 @@ messages! {
     INVALID_EMAIL => "Introduzca una dirección de correo electrónico válida.", "Enter a valid email address.";
     INVALID_PAGE => "Página inválida.", "Invalid page.";
     ITEMS_EMPTY => "El pedido no tiene artículos.", "The order has no items.";
+    NOT_A_STRING => "No es una cadena válida.", "Not a valid string.";
     QUANTITY_RANGE => "La cantidad debe estar entre 1 y 1000.", "Quantity must be between 1 and 1000.";
     TOO_MANY_LINES => "Un pedido admite como máximo 50 productos.", "An order holds at most 50 products.";
     UNKNOWN_PRODUCT => "Producto no encontrado.", "Product not found.";

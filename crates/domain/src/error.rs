@@ -15,6 +15,10 @@ pub enum DomainError {
     UnknownSession(String),
     #[error("product {0} not found")]
     ProductNotFound(ProductId),
+    /// A line's quantity, or the sum of one product's lines, is outside
+    /// 1..=MAX_QUANTITY.
+    #[error("quantity of product {0} must be between 1 and {max}", max = crate::services::checkout::MAX_QUANTITY)]
+    QuantityOutOfRange(ProductId),
     #[error("invalid request: {0}")]
     InvalidInput(String),
     #[error(

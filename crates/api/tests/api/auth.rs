@@ -96,6 +96,21 @@ async fn login_with_missing_fields_is_400_per_field() {
     let body: Value = response.json().await.unwrap();
     assert!(body["email"].is_array());
     assert_eq!(body["password"], json!(["Este campo es obligatorio."]));
+
+    // Well-formed JSON with a field of the wrong type is that field's error.
+    let response = app
+        .post_json(
+            &caller,
+            "/api/auth/login/",
+            &json!({ "email": 5, "password": ["x"] }),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "email": ["No es una cadena válida."], "password": ["No es una cadena válida."] })
+    );
 }
 
 #[tokio::test]

@@ -88,6 +88,21 @@ async fn invalid_quantities_are_400() {
             "{body}"
         );
     }
+    // Two lines of one product are one quantity, and that one is too large.
+    let product = app.product.0;
+    let twice = json!({ "items": [
+        { "product_id": product, "quantity": 600 },
+        { "product_id": product, "quantity": 600 },
+    ] });
+    let response = app
+        .post_json(&browser, "/api/payments/checkout/", &twice)
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "items": [format!("Producto {product}: La cantidad debe estar entre 1 y 1000.")] })
+    );
     for body in [json!({}), json!({ "items": [] }), json!({ "items": "x" })] {
         let response = app
             .post_json(&browser, "/api/payments/checkout/", &body)

@@ -67,16 +67,12 @@ fn parse_items(items: &[CheckoutItem]) -> Result<BTreeMap<ProductId, i32>, Domai
     let mut merged = BTreeMap::new();
     for item in items {
         if !(1..=MAX_QUANTITY).contains(&item.quantity) {
-            return Err(DomainError::InvalidInput(format!(
-                "quantity must be between 1 and {MAX_QUANTITY}"
-            )));
+            return Err(DomainError::QuantityOutOfRange(item.product_id));
         }
         let total: &mut i32 = merged.entry(item.product_id).or_default();
         *total = total.saturating_add(item.quantity).min(MAX_QUANTITY + 1);
         if *total > MAX_QUANTITY {
-            return Err(DomainError::InvalidInput(format!(
-                "quantity must be between 1 and {MAX_QUANTITY}"
-            )));
+            return Err(DomainError::QuantityOutOfRange(item.product_id));
         }
     }
     if merged.len() > MAX_LINES {

@@ -20,13 +20,44 @@ use time::OffsetDateTime;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
-    pub email: Option<String>,
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Text>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Text>,
+}
+
+/// A field meant to hold a string. Any other JSON value is read too, so
+/// that it gets a field error in the caller's language rather than the
+/// JSON reader's English message about the whole body.
+#[derive(Debug)]
+pub enum Text {
+    Text(String),
+    NotAString,
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(text) => Text::Text(text),
+            _ => Text::NotAString,
+        })
+    }
 }
 
 fn validate(body: LoginBody, lang: domain::i18n::Lang) -> Result<(Email, String), ApiError> {
     let mut errors = BTreeMap::new();
-    let email = match body.email.as_deref().map(str::trim) {
+    let mut text = |field: &str, value: Option<Text>| match value {
+        Some(Text::Text(text)) => Some(text),
+        Some(Text::NotAString) => {
+            errors.insert(field.into(), vec![messages::NOT_A_STRING.get(lang).into()]);
+            None
+        }
+        None => None,
+    };
+    let email = text("email", body.email);
+    let password = text("password", body.password);
+    let email = match email.as_deref().map(str::trim) {
+        _ if errors.contains_key("email") => None,
         None | Some("") => {
             errors.insert(
                 "email".into(),
@@ -43,8 +74,8 @@ fn validate(body: LoginBody, lang: domain::i18n::Lang) -> Result<(Email, String)
             })
             .ok(),
     };
-    let password = body.password.filter(|p| !p.is_empty());
-    if password.is_none() {
+    let password = password.filter(|p| !p.is_empty());
+    if password.is_none() && !errors.contains_key("password") {
         errors.insert(
             "password".into(),
             vec![messages::FIELD_REQUIRED.get(lang).into()],

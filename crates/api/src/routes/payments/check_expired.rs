@@ -50,10 +50,14 @@ pub async fn post_check_expired_sessions(
         .await
         .or_api(lang)?;
     tracing::info!(target: "payments", %task_id, user_id = %auth.user.id, "one-off sweep enqueued");
+    let now = OffsetDateTime::now_utc();
     Ok(HttpResponse::Accepted().json(CleanupStartedBody {
         message: messages::CLEANUP_STARTED.get(lang),
         task_id,
         status: "started",
-        timestamp: OffsetDateTime::now_utc(),
+        // Microseconds, like every timestamp read back from PostgreSQL.
+        timestamp: now
+            .replace_nanosecond(now.microsecond() * 1000)
+            .unwrap_or(now),
     }))
 }
