@@ -80,7 +80,6 @@ pub struct WorkerConfig {
     pub database_url: SecretString,
     pub redis_url: SecretString,
     pub stripe: StripeEndpoint,
-    pub webhook_secret: Option<SecretString>,
     /// `None` when the board is switched off (`BOARD_BIND=off`).
     pub board_bind: Option<SocketAddr>,
     pub auto_cleanup: bool,
@@ -151,7 +150,6 @@ impl WorkerConfig {
                 app_env,
                 stripe_client::config::STRIPE_API_BASE,
             )?,
-            webhook_secret: env.get("STRIPE_WEBHOOK_SECRET").map(SecretString::from),
             board_bind,
             auto_cleanup: boolean(env, "AUTO_CLEANUP", true)?,
             chain: ChainTiming {

@@ -257,6 +257,19 @@ impl Caller {
 }
 
 impl TestApp {
+    /// Stripe answers 503 to every expiry of `session_id` (reads still
+    /// work), so the session stays payable after a local cancellation.
+    pub fn refuse_expiry(&self, session_id: &str) {
+        self.stripe.inject_fault(stripe_emulator::Fault {
+            count: 20,
+            status: Some(503),
+            retry_after: None,
+            delay_ms: 0,
+            path_prefix: Some(format!("/v1/checkout/sessions/{session_id}/expire")),
+            method: None,
+        });
+    }
+
     pub fn anonymous(&self) -> Caller {
         let jar = Arc::new(Jar::default());
         let client = reqwest::Client::builder()

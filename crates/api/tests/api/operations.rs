@@ -213,14 +213,7 @@ async fn stripe_failing_the_apis_cancels_shows_in_its_stripe_error_metric() {
     let browser = app.browser(&user).await;
     let checkout: Value = app.checkout(&browser, 1).await.json().await.unwrap();
     let session_id = checkout["session_id"].as_str().unwrap();
-    app.stripe.inject_fault(stripe_emulator::Fault {
-        count: 20,
-        status: Some(503),
-        retry_after: None,
-        delay_ms: 0,
-        path_prefix: Some(format!("/v1/checkout/sessions/{session_id}/expire")),
-        method: None,
-    });
+    app.refuse_expiry(session_id);
 
     let payment_id = checkout["payment_id"].as_str().unwrap();
     let cancel = app.cancel(&browser, payment_id).await;

@@ -5,7 +5,7 @@ use crate::helpers::{DEAD_REDIS_URL, Options, spawn_app, spawn_app_with};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
-use stripe_emulator::{Fault, PayOutcome};
+use stripe_emulator::PayOutcome;
 
 fn id_of(body: &Value) -> String {
     body["payment_id"].as_str().unwrap().to_owned()
@@ -273,14 +273,7 @@ async fn sync_status_refunds_a_payment_paid_after_it_was_cancelled() {
     let session_id = checkout["session_id"].as_str().unwrap();
     // Stripe refuses the expiry, so the session stays payable after the
     // local cancellation (reads still work).
-    app.stripe.inject_fault(Fault {
-        count: 20,
-        status: Some(503),
-        retry_after: None,
-        delay_ms: 0,
-        path_prefix: Some(format!("/v1/checkout/sessions/{session_id}/expire")),
-        method: None,
-    });
+    app.refuse_expiry(session_id);
     let cancelled: Value = app
         .cancel(&browser, &id_of(&checkout))
         .await

@@ -14,7 +14,38 @@ use crate::models::payment::{Payment, SessionMirror};
 use crate::states::{OrderStatus, PaymentStatus};
 use crate::values::ids::PaymentId;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::Serialize;
 use serde_json::json;
+
+/// What cancelling a payment does, by its status and, when known, what
+/// Stripe says about its session. [`cancel_read_payment`] follows it; a
+/// dry run (`manage test_cancellation --dry-run`) shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelPlan {
+    Cancel,
+    /// Stripe says the session is paid: the payment is recorded COMPLETED
+    /// and the cancel refused.
+    RecordCompleted,
+    /// Already CANCELLED: a repeat changes nothing.
+    Nothing,
+    /// COMPLETED or REFUNDED: the cancel is refused.
+    Refuse,
+}
+
+impl CancelPlan {
+    pub fn decide(status: PaymentStatus, session: Option<&CheckoutSession>) -> Self {
+        if status == PaymentStatus::Cancelled {
+            Self::Nothing
+        } else if !status.is_open() {
+            Self::Refuse
+        } else if session.is_some_and(CheckoutSession::is_paid) {
+            Self::RecordCompleted
+        } else {
+            Self::Cancel
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct CancelOutcome {
@@ -54,14 +85,16 @@ pub async fn cancel_read_payment(
     actor: &Actor,
 ) -> Result<CancelOutcome, DomainError> {
     let payment_id = payment.id;
-    if payment.status == PaymentStatus::Cancelled {
-        return already_cancelled(conn, payment).await;
-    }
-    if !payment.status.is_open() {
-        return Err(DomainError::AlreadyPaid {
-            payment: payment.id,
-            status: payment.status,
-        });
+    // Stripe's answer is not known yet: `close_session` tells a paid one.
+    match CancelPlan::decide(payment.status, None) {
+        CancelPlan::Nothing => return already_cancelled(conn, payment).await,
+        CancelPlan::Refuse => {
+            return Err(DomainError::AlreadyPaid {
+                payment: payment.id,
+                status: payment.status,
+            });
+        }
+        CancelPlan::Cancel | CancelPlan::RecordCompleted => {}
     }
     match close_session(gateway, &payment).await {
         StripeSide::Closed(session) => {
@@ -166,4 +199,45 @@ pub async fn release(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::{SessionPaymentStatus, SessionStatus};
+
+    fn session(status: SessionStatus, paid: SessionPaymentStatus) -> CheckoutSession {
+        CheckoutSession {
+            id: "cs_test_1".into(),
+            status,
+            payment_status: paid,
+            payment_intent_id: None,
+            expires_at: None,
+            url: None,
+            payment_id: None,
+        }
+    }
+
+    #[test]
+    fn the_plan_follows_the_status_then_what_stripe_says() {
+        use PaymentStatus as P;
+        let open = session(SessionStatus::Open, SessionPaymentStatus::Unpaid);
+        let paid = session(SessionStatus::Complete, SessionPaymentStatus::Paid);
+        let cases = [
+            (P::Pending, Some(&open), CancelPlan::Cancel),
+            (P::Pending, None, CancelPlan::Cancel),
+            (P::Failed, Some(&open), CancelPlan::Cancel),
+            (P::Pending, Some(&paid), CancelPlan::RecordCompleted),
+            (P::Cancelled, Some(&paid), CancelPlan::Nothing),
+            (P::Completed, Some(&paid), CancelPlan::Refuse),
+            (P::Refunded, None, CancelPlan::Refuse),
+        ];
+        for (status, session, expected) in cases {
+            assert_eq!(
+                CancelPlan::decide(status, session),
+                expected,
+                "{status} with {session:?}"
+            );
+        }
+    }
 }

@@ -12,7 +12,7 @@ mod stripe_side;
 pub mod sweep;
 mod transition;
 
-pub use cancel::{CancelOutcome, cancel_payment, cancel_read_payment};
+pub use cancel::{CancelOutcome, CancelPlan, cancel_payment, cancel_read_payment};
 pub use checkout::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
 pub use complete::{CompletionOutcome, complete_payment};
 pub use events::{EventOutcome, EventParser, process_event, process_stored_event};

@@ -16,7 +16,7 @@ use domain::PaymentId;
 use domain::PaymentStatus;
 use domain::audit::{Actor, AuditSource};
 use domain::gateway::{CheckoutSession, StripeGateway};
-use domain::services::cancel_payment;
+use domain::services::{CancelPlan, cancel_payment};
 use domain::values::email::Email;
 use serde::Serialize;
 use uuid::Uuid;
@@ -66,45 +66,15 @@ pub struct Cancellation {
     pub error: Option<String>,
 }
 
-/// What cancelling would do, said by a dry run: the cancel service's own
-/// rules, applied to the payment's status and, with `--stripe-test`, to
-/// what Stripe said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WouldDo {
-    Cancel,
-    /// Stripe says the session is paid: the payment would be recorded
-    /// COMPLETED and the cancel refused.
-    RecordCompleted,
-    /// Already CANCELLED: a repeat changes nothing.
-    Nothing,
-    /// COMPLETED or REFUNDED: the cancel would be refused.
-    Refuse,
-}
-
-impl WouldDo {
-    pub fn predict(payment: &PaymentRow, stripe: Option<&CheckoutSession>) -> Self {
-        let status = payment.payment_status;
-        if status == PaymentStatus::Cancelled {
-            Self::Nothing
-        } else if !status.can_transition_to(PaymentStatus::Cancelled) {
-            Self::Refuse
-        } else if stripe.is_some_and(CheckoutSession::is_paid) {
-            Self::RecordCompleted
-        } else {
-            Self::Cancel
+/// A dry run's cell for what cancelling would do.
+fn describe(plan: CancelPlan, payment: &PaymentRow) -> String {
+    match plan {
+        CancelPlan::Cancel => "would cancel".to_owned(),
+        CancelPlan::RecordCompleted => {
+            "would record COMPLETED (paid in Stripe), not cancel".to_owned()
         }
-    }
-
-    fn describe(self, payment: &PaymentRow) -> String {
-        match self {
-            Self::Cancel => "would cancel".to_owned(),
-            Self::RecordCompleted => {
-                "would record COMPLETED (paid in Stripe), not cancel".to_owned()
-            }
-            Self::Nothing => "already cancelled".to_owned(),
-            Self::Refuse => format!("would refuse (already {})", payment.payment_status),
-        }
+        CancelPlan::Nothing => "already cancelled".to_owned(),
+        CancelPlan::Refuse => format!("would refuse (already {})", payment.payment_status),
     }
 }
 
@@ -114,7 +84,7 @@ pub struct Tested {
     pub payment: PaymentRow,
     pub stripe: Option<StripeCheck>,
     /// Dry runs: what cancelling would do.
-    pub would: Option<WouldDo>,
+    pub would: Option<CancelPlan>,
     pub cancellation: Option<Cancellation>,
 }
 
@@ -137,12 +107,12 @@ impl Report {
     pub fn already_cancelled(&self) -> usize {
         self.count(|t| {
             t.cancellation.as_ref().is_some_and(|c| c.already_cancelled)
-                || t.would == Some(WouldDo::Nothing)
+                || t.would == Some(CancelPlan::Nothing)
         })
     }
 
     pub fn would_cancel(&self) -> usize {
-        self.count(|t| t.would == Some(WouldDo::Cancel))
+        self.count(|t| t.would == Some(CancelPlan::Cancel))
     }
 
     fn count(&self, which: impl Fn(&Tested) -> bool) -> usize {
@@ -174,7 +144,10 @@ pub async fn run(
             (None, None)
         };
         let (would, cancellation) = if dry_run {
-            (Some(WouldDo::predict(&payment, session.as_ref())), None)
+            (
+                Some(CancelPlan::decide(payment.payment_status, session.as_ref())),
+                None,
+            )
         } else {
             let done = cancel(conn, gateway, payment.payment_id, &actor).await;
             (None, Some(done))
@@ -327,7 +300,7 @@ fn table(report: &Report) -> Table {
         });
         let result = match (&t.cancellation, t.would) {
             (Some(done), _) => outcome(done),
-            (None, Some(would)) => would.describe(p),
+            (None, Some(would)) => describe(would, p),
             (None, None) => String::new(),
         };
         table.add_row(vec![
@@ -418,32 +391,5 @@ mod tests {
             disagreements(&row, &open),
             vec!["cancelled here, but the session is still open in Stripe".to_owned()]
         );
-    }
-
-    #[test]
-    fn a_dry_run_predicts_what_the_cancel_service_would_do() {
-        let open = stripe(SessionStatus::Open, SessionPaymentStatus::Unpaid);
-        let paid = stripe(SessionStatus::Complete, SessionPaymentStatus::Paid);
-        let cases = [
-            (PaymentStatus::Pending, Some(&open), WouldDo::Cancel),
-            (PaymentStatus::Pending, None, WouldDo::Cancel),
-            (PaymentStatus::Failed, Some(&open), WouldDo::Cancel),
-            (
-                PaymentStatus::Pending,
-                Some(&paid),
-                WouldDo::RecordCompleted,
-            ),
-            (PaymentStatus::Cancelled, Some(&paid), WouldDo::Nothing),
-            (PaymentStatus::Completed, Some(&paid), WouldDo::Refuse),
-            (PaymentStatus::Refunded, None, WouldDo::Refuse),
-        ];
-        for (status, session, expected) in cases {
-            let row = local(status, "open", "unpaid");
-            assert_eq!(
-                WouldDo::predict(&row, session),
-                expected,
-                "{status} with {session:?}"
-            );
-        }
     }
 }

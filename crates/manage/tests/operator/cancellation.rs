@@ -2,9 +2,10 @@ use crate::support::TestEnv;
 use domain::PaymentStatus;
 use domain::audit::{Entity, history};
 use domain::gateway::{SessionStatus, StripeGateway};
+use domain::services::CancelPlan;
 use domain::testing::check_invariants;
 use domain::values::email::Email;
-use manage::commands::test_cancellation::{self, Opts, WouldDo};
+use manage::commands::test_cancellation::{self, Opts};
 use stripe_emulator::PayOutcome;
 
 fn opts() -> Opts {
@@ -95,7 +96,7 @@ async fn test_cancellation_dry_run_cancels_nothing_and_stripe_test_reports_disag
     assert_eq!(tested.cancellation, None);
     assert_eq!(
         tested.would,
-        Some(WouldDo::RecordCompleted),
+        Some(CancelPlan::RecordCompleted),
         "the cancel service would record the payment, not cancel it"
     );
     assert_eq!(report.would_cancel(), 0);
