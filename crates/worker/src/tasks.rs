@@ -300,24 +300,6 @@ where
     let next = task.attempt + 1;
     let delay = policy.backoff(next);
     let retry_id = task.retry_id(next);
-    if let Err(e) = push_with_id(info.retry_on, info.job.clone(), &retry_id, delay).await {
-        // Redis is failing too: let apalis keep the task (its own retry, or
-        // orphan recovery once the worker restarts).
-        record(
-            ctx,
-            &task.record_id,
-            TaskState::Retry,
-            task.attempt,
-            None,
-            Some(&message),
-        )
-        .await;
-        m::job_finished(info.job_name, "retry", started.elapsed());
-        return Err(format!("{message}; and the retry could not be scheduled: {e}").into());
-    }
-    tracing::warn!(target: "payments", task_id = %task.task_id, job = info.job_name,
-        attempt = task.attempt, next_attempt = next, delay_secs = delay.as_secs_f64(),
-        error = %message, "transient failure; retry scheduled");
     record(
         ctx,
         &task.record_id,
@@ -328,6 +310,14 @@ where
     )
     .await;
     m::job_finished(info.job_name, "retry", started.elapsed());
+    if let Err(e) = push_with_id(info.retry_on, info.job.clone(), &retry_id, delay).await {
+        // Redis is failing too: let apalis keep the task (its own retry, or
+        // orphan recovery once the worker restarts).
+        return Err(format!("{message}; and the retry could not be scheduled: {e}").into());
+    }
+    tracing::warn!(target: "payments", task_id = %task.task_id, job = info.job_name,
+        attempt = task.attempt, next_attempt = next, delay_secs = delay.as_secs_f64(),
+        error = %message, "transient failure; retry scheduled");
     Ok(json!({ "retry_scheduled": retry_id, "in_secs": delay.as_secs_f64(), "error": message }))
 }
 
