@@ -461,4 +461,14 @@ async fn no_secret_appears_in_text_or_json_logs_at_trace_level() {
             && line["span"]["request_id"].is_string()),
         "an access line with its request's span"
     );
+    // A refused request (the forged webhook's 400, a 401, a 404) is its
+    // access line and, where it matters, one `payments` line: no second
+    // WARN from the HTTP middleware, which `RUST_LOG=warn,payments=info`
+    // would keep for every scanner's probe.
+    let foreign: Vec<_> = lines
+        .iter()
+        .filter(|line| matches!(line["level"].as_str(), Some("WARN" | "ERROR")))
+        .filter(|line| line["target"] != "payments")
+        .collect();
+    assert!(foreign.is_empty(), "WARN/ERROR lines outside `payments`: {foreign:?}");
 }
