@@ -137,8 +137,19 @@ impl PaymentIntent {
     }
 }
 
+/// What asking Stripe for a refund achieved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refund {
+pub enum Refund {
+    /// Stripe refunded the money now (or, for a retried key, earlier).
+    Issued(IssuedRefund),
+    /// Stripe refused because the charge is already fully refunded
+    /// (400 `charge_already_refunded`), e.g. from the dashboard: the money
+    /// is back with the customer all the same.
+    AlreadyRefunded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRefund {
     pub id: String,
     pub status: String,
     pub amount_minor: i64,

@@ -129,6 +129,7 @@ diesel::table! {
         processed_at -> Nullable<Timestamptz>,
         attempts -> Int4,
         processing_error -> Nullable<Text>,
+        enqueued_at -> Nullable<Timestamptz>,
     }
 }
 

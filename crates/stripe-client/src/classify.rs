@@ -59,6 +59,17 @@ pub fn classify(operation: Operation, error: TransportError) -> GatewayError {
     }
 }
 
+/// Stripe's 400 `charge_already_refunded`: the refund the caller wants
+/// exists already (someone refunded the charge, e.g. in the dashboard), so
+/// it is an answer, not a failure.
+pub fn is_already_refunded(error: &TransportError) -> bool {
+    matches!(
+        error,
+        TransportError::Api { status: 400, error: Some(body), .. }
+            if body.code.as_deref() == Some("charge_already_refunded")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +87,26 @@ mod tests {
             retry_after: None,
             should_retry: None,
         }
+    }
+
+    #[test]
+    fn only_a_400_charge_already_refunded_means_already_refunded() {
+        assert!(is_already_refunded(&api(
+            400,
+            "invalid_request_error",
+            Some("charge_already_refunded")
+        )));
+        assert!(!is_already_refunded(&api(
+            400,
+            "invalid_request_error",
+            Some("charge_not_refundable")
+        )));
+        assert!(!is_already_refunded(&api(
+            400,
+            "invalid_request_error",
+            None
+        )));
+        assert!(!is_already_refunded(&TransportError::Timeout));
     }
 
     #[test]

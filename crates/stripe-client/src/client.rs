@@ -1,6 +1,6 @@
 //! [`StripeClient`]: the [`StripeGateway`] over HTTP.
 
-use crate::classify::{Operation, classify};
+use crate::classify::{Operation, classify, is_already_refunded};
 use crate::config::{ConfigError, StripeConfig};
 use crate::convert::{self, ORDER_ID_KEY, PAYMENT_ID_KEY};
 use crate::retry::RetryPolicy;
@@ -64,14 +64,24 @@ impl StripeClient {
         R: StripeRequest,
         R::Output: miniserde::Deserialize,
     {
-        let strategy = match key {
-            Some(key) => {
-                RequestStrategy::Idempotent(IdempotencyKey::new(key.as_str()).map_err(|e| {
-                    GatewayError::Permanent(format!("invalid idempotency key: {e}"))
-                })?)
-            }
-            None => RequestStrategy::Once,
-        };
+        let strategy = strategy(key)?;
+        self.attempt(operation, request, strategy)
+            .await
+            .map_err(|e| classify(operation, e))
+    }
+
+    /// The retry loop, answering the last failure unclassified for the
+    /// callers that give one of Stripe's refusals a meaning of their own.
+    async fn attempt<R>(
+        &self,
+        operation: Operation,
+        request: &R,
+        strategy: RequestStrategy,
+    ) -> Result<R::Output, TransportError>
+    where
+        R: StripeRequest,
+        R::Output: miniserde::Deserialize,
+    {
         self.retry
             .run(operation.as_str(), || {
                 request
@@ -80,7 +90,16 @@ impl StripeClient {
                     .send(&self.transport)
             })
             .await
-            .map_err(|e: TransportError| classify(operation, e))
+    }
+}
+
+/// A POST carries `key` on every attempt; a GET is sent as it is.
+fn strategy(key: Option<&StripeIdempotencyKey>) -> Result<RequestStrategy, GatewayError> {
+    match key {
+        Some(key) => IdempotencyKey::new(key.as_str())
+            .map(RequestStrategy::Idempotent)
+            .map_err(|e| GatewayError::Permanent(format!("invalid idempotency key: {e}"))),
+        None => Ok(RequestStrategy::Once),
     }
 }
 
@@ -223,9 +242,13 @@ impl StripeGateway for StripeClient {
         if let Some(amount) = amount_minor {
             request = request.amount(amount);
         }
-        let refund = self
-            .send(Operation::CreateRefund, &request, Some(key))
-            .await?;
-        Ok(convert::refund(&refund))
+        match self
+            .attempt(Operation::CreateRefund, &request, strategy(Some(key))?)
+            .await
+        {
+            Ok(refund) => Ok(Refund::Issued(convert::refund(&refund))),
+            Err(e) if is_already_refunded(&e) => Ok(Refund::AlreadyRefunded),
+            Err(e) => Err(classify(Operation::CreateRefund, e)),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! async-stripe objects → the plain types of [`domain::gateway`].
 
 use domain::gateway::{
-    CheckoutSession, PaymentIntent, Refund, SessionPaymentStatus, SessionStatus,
+    CheckoutSession, IssuedRefund, PaymentIntent, SessionPaymentStatus, SessionStatus,
 };
 use domain::values::ids::PaymentId;
 use std::collections::HashMap;
@@ -48,8 +48,8 @@ pub fn payment_intent(intent: &stripe_shared::PaymentIntent) -> PaymentIntent {
     }
 }
 
-pub fn refund(refund: &stripe_shared::Refund) -> Refund {
-    Refund {
+pub fn refund(refund: &stripe_shared::Refund) -> IssuedRefund {
+    IssuedRefund {
         id: refund.id.as_str().to_owned(),
         status: refund.status.clone().unwrap_or_default(),
         amount_minor: refund.amount,

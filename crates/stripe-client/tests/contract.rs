@@ -4,8 +4,8 @@
 
 mod support;
 
-use domain::events::StripeEventKind;
-use domain::gateway::{SessionStatus, StripeAction, StripeGateway};
+use domain::events::{RefundedCharge, StripeEventKind};
+use domain::gateway::{Refund, SessionStatus, StripeAction, StripeGateway};
 use domain::values::ids::PaymentId;
 use serde_json::{Value, json};
 use stripe_checkout::checkout_session::RetrieveCheckoutSession;
@@ -81,6 +81,9 @@ async fn the_emulators_objects_deserialize_into_the_same_types() {
         )
         .await
         .unwrap();
+    let Refund::Issued(refund) = refund else {
+        panic!("a first refund is issued: {refund:?}")
+    };
     assert_eq!(refund.amount_minor, 500);
 
     // Every object the emulator sent in an event parses as well.
@@ -186,10 +189,12 @@ fn fixture_events_verify_and_dispatch_to_the_right_kind() {
     );
     assert_eq!(
         verified_kind("charge.refunded", charge),
-        StripeEventKind::ChargeRefunded {
+        StripeEventKind::ChargeRefunded(RefundedCharge {
             payment_intent_id: Some("pi_1PgafyB7WZ01zgkWSjxsAJo3".into()),
+            amount_minor: 100,
             amount_refunded_minor: 100,
-        }
+            refunded: false,
+        })
     );
     // The fixture's own event (plan.created) is acknowledged and ignored.
     let plan = fixture("event");
@@ -262,12 +267,13 @@ async fn every_event_the_emulator_emits_parses_into_its_kind() {
                 assert_eq!(s.payment_id, Some(paid.payment_id));
                 "completed"
             }
-            StripeEventKind::ChargeRefunded {
-                payment_intent_id,
-                amount_refunded_minor,
-            } => {
-                assert_eq!(payment_intent_id.as_deref(), Some(intent_id.as_str()));
-                assert_eq!(*amount_refunded_minor, 3000);
+            StripeEventKind::ChargeRefunded(charge) => {
+                assert_eq!(
+                    charge.payment_intent_id.as_deref(),
+                    Some(intent_id.as_str())
+                );
+                assert_eq!(charge.amount_refunded_minor, 3000);
+                assert!(charge.refunded && charge.is_full());
                 "refunded"
             }
             StripeEventKind::PaymentIntentCanceled { payment_id, .. } => {

@@ -4,7 +4,8 @@
 mod support;
 
 use domain::gateway::{
-    GatewayError, SessionPaymentStatus, SessionStatus, StripeAction, StripeGateway,
+    GatewayError, IssuedRefund, Refund, SessionPaymentStatus, SessionStatus, StripeAction,
+    StripeGateway,
 };
 use std::time::{Duration, Instant};
 use stripe_client::StripeClient;
@@ -592,6 +593,13 @@ async fn cancelling_a_succeeded_payment_intent_is_permanent() {
     );
 }
 
+fn issued(refund: Refund) -> IssuedRefund {
+    match refund {
+        Refund::Issued(refund) => refund,
+        Refund::AlreadyRefunded => panic!("expected a new refund"),
+    }
+}
+
 #[tokio::test]
 async fn refunds_are_created_once_per_key() {
     let emulator = emulator().await;
@@ -612,10 +620,12 @@ async fn refunds_are_created_once_per_key() {
         .unwrap();
     let refund_key = key(new.payment_id, StripeAction::Refund);
 
-    let refund = client
-        .create_refund(&intent_id, None, &refund_key)
-        .await
-        .unwrap();
+    let refund = issued(
+        client
+            .create_refund(&intent_id, None, &refund_key)
+            .await
+            .unwrap(),
+    );
     assert!(refund.id.starts_with("re_"));
     assert_eq!(refund.status, "succeeded");
     assert_eq!(refund.amount_minor, 3000);
@@ -625,7 +635,8 @@ async fn refunds_are_created_once_per_key() {
         .await
         .unwrap();
     assert_eq!(
-        again, refund,
+        again,
+        Refund::Issued(refund),
         "same key: the first refund, not a second one"
     );
     assert_eq!(events_of(&emulator, "charge.refunded").len(), 1);
@@ -639,6 +650,41 @@ async fn refunds_are_created_once_per_key() {
         matches!(&error, GatewayError::Permanent(m) if m.contains("idempotency_error")),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn a_charge_already_refunded_in_the_dashboard_answers_already_refunded() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let new = new_session(&emulator);
+    let session = client
+        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
+        .await
+        .unwrap();
+    emulator
+        .pay_session(&session.id, PayOutcome::Succeed)
+        .unwrap();
+    let intent_id = client
+        .retrieve_checkout_session(&session.id)
+        .await
+        .unwrap()
+        .payment_intent_id
+        .unwrap();
+    // The dashboard refunds with a key of its own.
+    let dashboard = key(domain::values::ids::PaymentId::new(), StripeAction::Refund);
+    issued(
+        client
+            .create_refund(&intent_id, None, &dashboard)
+            .await
+            .unwrap(),
+    );
+
+    let ours = client
+        .create_refund(&intent_id, None, &key(new.payment_id, StripeAction::Refund))
+        .await;
+
+    assert_eq!(ours, Ok(Refund::AlreadyRefunded));
+    assert_eq!(events_of(&emulator, "charge.refunded").len(), 1);
 }
 
 #[tokio::test]
@@ -660,14 +706,16 @@ async fn partial_refunds_and_unknown_intents() {
         .payment_intent_id
         .unwrap();
 
-    let partial = client
-        .create_refund(
-            &intent_id,
-            Some(1000),
-            &key(new.payment_id, StripeAction::Refund),
-        )
-        .await
-        .unwrap();
+    let partial = issued(
+        client
+            .create_refund(
+                &intent_id,
+                Some(1000),
+                &key(new.payment_id, StripeAction::Refund),
+            )
+            .await
+            .unwrap(),
+    );
     assert_eq!(partial.amount_minor, 1000);
     let refunded = &events_of(&emulator, "charge.refunded")[0]["data"]["object"];
     assert_eq!(refunded["amount_refunded"], 1000);

@@ -1,7 +1,8 @@
 //! Nothing grows forever: finished task records and idle sweep runs in
 //! PostgreSQL, and
 //! apalis-redis's finished tasks (data, meta, the `done`/`dead` sets) and
-//! the metadata of workers long gone.
+//! the metadata of workers long gone. Nothing stays `running` forever
+//! either: sweep runs a killed worker left open are closed.
 //!
 //! apalis's own `vacuum` is not used: it also deletes `Failed` tasks that
 //! wait for a retry, and the later fetch kills the worker. This prune only
@@ -14,6 +15,7 @@ use crate::queue::queue_config;
 use crate::tasks::TaskRef;
 use domain::jobs::{PAYMENTS_QUEUE, SWEEP_QUEUE};
 use domain::models::stripe_call::StripeCall;
+use domain::models::sweep_run::SweepRun;
 use domain::models::task::TaskRecord;
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -75,11 +77,33 @@ pub async fn prune_idle_sweep_runs(
     Ok(query.execute(db).await?)
 }
 
-/// What one maintenance pass deleted.
+/// A sweep run still `running` this long after it started was interrupted
+/// (its worker was killed before the run could finish). Generous: a run
+/// handles at most its batch limit of payments and events, with bounded
+/// Stripe calls, in minutes at worst.
+pub const INTERRUPTED_RUN_AFTER: Duration = Duration::from_secs(3600);
+
+/// Closes the sweep runs left `running` by a killed worker as `error`,
+/// so that their history does not show them running forever.
+pub async fn close_interrupted_sweep_runs(
+    db: &mut diesel_async::AsyncPgConnection,
+    now: OffsetDateTime,
+) -> Result<usize, WorkerError> {
+    let started_before = now - time::Duration::try_from(INTERRUPTED_RUN_AFTER).unwrap_or_default();
+    let closed = SweepRun::close_interrupted(db, started_before).await?;
+    for run_id in &closed {
+        tracing::warn!(target: "payments", %run_id,
+            "sweep run interrupted (its worker stopped mid-run); closed as error");
+    }
+    Ok(closed.len())
+}
+
+/// What one maintenance pass deleted (or closed).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Cleaned {
     pub task_records: usize,
     pub idle_sweep_runs: usize,
+    pub interrupted_sweep_runs: usize,
     pub redis_tasks: u64,
     pub worker_keys: u64,
 }
@@ -234,6 +258,8 @@ pub async fn run_once(ctx: &AppContext) -> Result<Cleaned, WorkerError> {
     let mut db = ctx.pool.get().await?;
     let task_records = TaskRecord::delete_finished_before(&mut db, before).await?;
     let idle_sweep_runs = prune_idle_sweep_runs(&mut db, before).await?;
+    let interrupted_sweep_runs =
+        close_interrupted_sweep_runs(&mut db, OffsetDateTime::now_utc()).await?;
     let stripe_calls = StripeCall::delete_before(&mut db, before).await?;
     m::cleaned("stripe_calls", stripe_calls as u64);
     drop(db);
@@ -244,16 +270,18 @@ pub async fn run_once(ctx: &AppContext) -> Result<Cleaned, WorkerError> {
     let cleaned = Cleaned {
         task_records,
         idle_sweep_runs,
+        interrupted_sweep_runs,
         redis_tasks,
         worker_keys,
     };
     m::cleaned("task_records", task_records as u64);
     m::cleaned("idle_sweep_runs", idle_sweep_runs as u64);
+    m::cleaned("interrupted_sweep_runs", interrupted_sweep_runs as u64);
     m::cleaned("redis_tasks", redis_tasks);
     m::cleaned("worker_keys", worker_keys);
     if cleaned != Cleaned::default() {
-        tracing::info!(target: "payments", task_records, idle_sweep_runs, redis_tasks, worker_keys,
-            "old finished tasks cleaned up");
+        tracing::info!(target: "payments", task_records, idle_sweep_runs, interrupted_sweep_runs,
+            redis_tasks, worker_keys, "old finished tasks cleaned up");
     }
     Ok(cleaned)
 }

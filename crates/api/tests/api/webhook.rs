@@ -244,3 +244,72 @@ async fn an_oversized_webhook_is_413() {
     assert_eq!(response.status(), 413);
     assert_eq!(stored_events(&app).await, 0);
 }
+
+/// The event as the route left it when Redis was down: stored, its job
+/// never enqueued.
+async fn stored_but_never_enqueued(app: &TestApp, payload: &Value) {
+    let id = payload["id"].as_str().unwrap();
+    let kind = payload["type"].as_str().unwrap();
+    StoredEvent::store(&mut *app.db.conn().await, id, kind, payload)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_redelivery_enqueues_an_event_that_never_reached_the_queue_once() {
+    let app = spawn_app().await;
+    let payload = event("evt_missed_queue");
+    stored_but_never_enqueued(&app, &payload).await;
+
+    let deliveries = (0..4).map(|_| app.webhook(&payload, WEBHOOK_SECRET, now()));
+    let responses = futures::future::join_all(deliveries).await;
+
+    for response in responses {
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({ "received": true, "duplicate": true }));
+    }
+    assert_eq!(task_count(&app).await, 1, "one job for four redeliveries");
+    let job: String = task_records::table
+        .select(task_records::job_name)
+        .first(&mut *app.db.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(job, "checkout_session_expired");
+}
+
+#[tokio::test]
+async fn a_redelivery_of_a_processed_event_enqueues_nothing() {
+    let app = spawn_app().await;
+    let payload = event("evt_done");
+    stored_but_never_enqueued(&app, &payload).await;
+    StoredEvent::mark_processed(&mut *app.db.conn().await, "evt_done", None)
+        .await
+        .unwrap();
+
+    let response = app.webhook(&payload, WEBHOOK_SECRET, now()).await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(task_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn with_redis_down_the_event_stays_enqueueable_by_a_redelivery() {
+    let app = spawn_app_with(Options {
+        redis_url: DEAD_REDIS_URL.into(),
+        ..Options::default()
+    })
+    .await;
+    let payload = event("evt_redis_down");
+
+    let response = app.webhook(&payload, WEBHOOK_SECRET, now()).await;
+
+    assert_eq!(response.status(), 200);
+    let enqueued_at: Option<time::OffsetDateTime> = stripe_events::table
+        .find("evt_redis_down")
+        .select(stripe_events::enqueued_at)
+        .first(&mut *app.db.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(enqueued_at, None, "the claim is given back");
+}

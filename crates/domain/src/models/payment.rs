@@ -78,6 +78,23 @@ impl Payment {
         Money::new(self.amount_minor, self.currency)
     }
 
+    /// Whether a Checkout Session is this payment's own: the one stored,
+    /// or any while checkout has not stored one yet. Another session that
+    /// merely carries our metadata must not overwrite the stored one.
+    pub fn owns_session(&self, session_id: &str) -> bool {
+        self.stripe_session_id
+            .as_deref()
+            .is_none_or(|own| own == session_id)
+    }
+
+    /// The same for PaymentIntents: a Checkout Session has one, learnt when
+    /// the customer first submits payment, and a retried card reuses it.
+    pub fn owns_payment_intent(&self, payment_intent_id: &str) -> bool {
+        self.stripe_payment_intent_id
+            .as_deref()
+            .is_none_or(|own| own == payment_intent_id)
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: PaymentId) -> QueryResult<Option<Self>> {
         payments::table
             .find(id)

@@ -54,6 +54,33 @@ impl StoredEvent {
         })
     }
 
+    /// Claims the enqueueing of the event's job: `true` for exactly one
+    /// caller, while the event is unprocessed and no job was enqueued for
+    /// it. Concurrent deliveries race on this one conditional UPDATE, so
+    /// they enqueue one job between them.
+    pub async fn claim_enqueue(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<bool> {
+        diesel::update(
+            stripe_events::table
+                .find(id)
+                .filter(stripe_events::processed_at.is_null())
+                .filter(stripe_events::enqueued_at.is_null()),
+        )
+        .set(stripe_events::enqueued_at.eq(OffsetDateTime::now_utc()))
+        .execute(conn)
+        .await
+        .map(|claimed| claimed == 1)
+    }
+
+    /// Gives the claim back after the enqueue failed (Redis down), so that
+    /// a redelivery can enqueue the job; the sweep processes it otherwise.
+    pub async fn release_enqueue(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<()> {
+        diesel::update(stripe_events::table.find(id))
+            .set(stripe_events::enqueued_at.eq(None::<OffsetDateTime>))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<Self>> {
         stripe_events::table
             .find(id)

@@ -47,6 +47,9 @@ pub struct SweepOutcomeRow {
     pub created_at: OffsetDateTime,
 }
 
+/// The `error` of a run closed by [`SweepRun::close_interrupted`].
+pub const INTERRUPTED: &str = "interrupted: its worker stopped before the run finished";
+
 impl SweepRun {
     pub async fn start(
         conn: &mut AsyncPgConnection,
@@ -108,6 +111,30 @@ impl SweepRun {
             .execute(conn)
             .await
             .map(drop)
+    }
+
+    /// Closes as `error` the runs still `running` that started before
+    /// `started_before`: their worker died (SIGKILL, OOM) before the run
+    /// could finish, and nothing else would ever close them. Answers the
+    /// ids closed.
+    pub async fn close_interrupted(
+        conn: &mut AsyncPgConnection,
+        started_before: OffsetDateTime,
+    ) -> QueryResult<Vec<Uuid>> {
+        diesel::update(
+            sweep_runs::table
+                .filter(sweep_runs::outcome.eq("running"))
+                .filter(sweep_runs::finished_at.is_null())
+                .filter(sweep_runs::started_at.lt(started_before)),
+        )
+        .set((
+            sweep_runs::finished_at.eq(OffsetDateTime::now_utc()),
+            sweep_runs::outcome.eq("error"),
+            sweep_runs::error.eq(INTERRUPTED),
+        ))
+        .returning(sweep_runs::id)
+        .get_results(conn)
+        .await
     }
 
     pub async fn outcomes_for_payment(

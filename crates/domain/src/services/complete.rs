@@ -6,7 +6,7 @@ use super::refund::record_refund;
 use super::transition::{AlsoWrite, move_order, move_payment};
 use crate::audit::Actor;
 use crate::error::DomainError;
-use crate::gateway::{CheckoutSession, StripeAction, StripeGateway, StripeIdempotencyKey};
+use crate::gateway::{CheckoutSession, Refund, StripeAction, StripeGateway, StripeIdempotencyKey};
 use crate::models::payment::{Payment, SessionMirror};
 use crate::states::{OrderStatus, PaymentStatus};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -21,6 +21,9 @@ pub enum CompletionAction {
     AwaitingPayment,
     /// Paid after we cancelled: refunded through Stripe.
     RefundedLatePayment,
+    /// The session is not the payment's own (it only carries our
+    /// metadata): nothing was changed.
+    ForeignSession,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +62,12 @@ pub async fn complete_payment(
             let (payment, order) = Payment::lock_with_order(conn, payment_id)
                 .await?
                 .ok_or(DomainError::PaymentNotFound(payment_id))?;
+            if !payment.owns_session(&session.id) {
+                tracing::warn!(target: "payments", payment_id = %payment_id,
+                    session_id = %session.id, stored_session_id = ?payment.stripe_session_id,
+                    "completion for a session that is not the payment's own; nothing changed");
+                return Ok((CompletionAction::ForeignSession, None));
+            }
             let mirror = SessionMirror::from(session);
             let action = match payment.status {
                 _ if !paid => CompletionAction::AwaitingPayment,
@@ -125,15 +134,28 @@ async fn refund_late_payment(
         "payment arrived for a cancelled payment; refunding it through Stripe");
     let key = StripeIdempotencyKey::for_action(payment_id, StripeAction::Refund);
     let refund = gateway.create_refund(&intent, None, &key).await?;
-    let detail = json!({
-        "reason": "paid after cancellation",
-        "refund_id": refund.id,
-        "refund_status": refund.status,
-        "amount_minor": refund.amount_minor,
-    });
+    let detail = late_refund_detail(&refund);
     let payment = record_refund(conn, payment_id, actor, &detail).await?;
     Ok(CompletionOutcome {
         payment,
         action: CompletionAction::RefundedLatePayment,
     })
+}
+
+/// The audit detail of a late payment's refund. A charge someone already
+/// refunded in Stripe (the dashboard) is as good as our own refund: the
+/// money is back, so the payment is recorded REFUNDED all the same.
+fn late_refund_detail(refund: &Refund) -> serde_json::Value {
+    match refund {
+        Refund::Issued(refund) => json!({
+            "reason": "paid after cancellation",
+            "refund_id": refund.id,
+            "refund_status": refund.status,
+            "amount_minor": refund.amount_minor,
+        }),
+        Refund::AlreadyRefunded => json!({
+            "reason": "paid after cancellation",
+            "refund_status": "already_refunded_in_stripe",
+        }),
+    }
 }

@@ -8,7 +8,7 @@ use super::fail::record_payment_failed;
 use super::refund::record_refund;
 use crate::audit::{Actor, AuditSource};
 use crate::error::DomainError;
-use crate::events::{StripeEvent, StripeEventKind};
+use crate::events::{RefundedCharge, StripeEvent, StripeEventKind};
 use crate::gateway::{CheckoutSession, StripeGateway};
 use crate::models::payment::Payment;
 use crate::models::stripe_event::StoredEvent;
@@ -31,7 +31,8 @@ pub struct EventOutcome {
     pub event_type: String,
     pub payment_id: Option<PaymentId>,
     /// e.g. `completed`, `cancelled`, `failed`, `refunded`, `ignored`,
-    /// `already_processed`, `nothing_to_do`.
+    /// `already_processed`, `nothing_to_do`, `foreign_session`,
+    /// `partial_refund_noted`.
     pub action: String,
     pub payment_status: Option<PaymentStatus>,
 }
@@ -44,6 +45,18 @@ fn outcome(event: &StripeEvent, payment: Option<&Payment>, action: &str) -> Even
         action: action.to_owned(),
         payment_status: payment.map(|p| p.status),
     }
+}
+
+/// The action of an event about a session (or intent) that only carries
+/// the payment's metadata: not the payment's own, so it changes nothing.
+const FOREIGN: &str = "foreign_session";
+
+fn warn_foreign(event: &StripeEvent, payment: &Payment, object_id: &str) {
+    tracing::warn!(target: "payments", event_id = %event.id, event_type = %event.event_type,
+        payment_id = %payment.id, stripe_object = %object_id,
+        stored_session_id = ?payment.stripe_session_id,
+        stored_payment_intent_id = ?payment.stripe_payment_intent_id,
+        "event for a Stripe object that is not the payment's own; nothing changed");
 }
 
 /// A failure reported for a payment that has settled meanwhile (paid,
@@ -102,11 +115,16 @@ pub async fn process_event(
                 CompletionAction::AlreadySettled => "nothing_to_do",
                 CompletionAction::AwaitingPayment => "awaiting_payment",
                 CompletionAction::RefundedLatePayment => "refunded_late_payment",
+                CompletionAction::ForeignSession => FOREIGN,
             };
             Ok(outcome(event, Some(&done.payment), action))
         }
         StripeEventKind::SessionAsyncPaymentFailed(session) => {
             let payment = payment_for_session(conn, session).await?;
+            if !payment.owns_session(&session.id) {
+                warn_foreign(event, &payment, &session.id);
+                return Ok(outcome(event, Some(&payment), FOREIGN));
+            }
             let reason = Some("The delayed payment failed.");
             let payment = record_payment_failed(
                 conn,
@@ -141,6 +159,10 @@ pub async fn process_event(
             error_message,
         } => {
             let payment = payment_for_intent(conn, *payment_id, payment_intent_id).await?;
+            if !payment.owns_payment_intent(payment_intent_id) {
+                warn_foreign(event, &payment, payment_intent_id);
+                return Ok(outcome(event, Some(&payment), FOREIGN));
+            }
             let payment = record_payment_failed(
                 conn,
                 payment.id,
@@ -151,26 +173,44 @@ pub async fn process_event(
             .await?;
             Ok(outcome(event, Some(&payment), failure_action(&payment)))
         }
-        StripeEventKind::ChargeRefunded {
-            payment_intent_id: Some(intent),
-            amount_refunded_minor,
-        } if *amount_refunded_minor > 0 => {
-            let payment = payment_for_intent(conn, None, intent).await?;
-            if !matches!(
-                payment.status,
-                PaymentStatus::Completed | PaymentStatus::Cancelled
-            ) {
-                return Ok(outcome(event, Some(&payment), "nothing_to_do"));
-            }
-            let detail =
-                json!({ "event_id": event.id, "amount_refunded_minor": amount_refunded_minor });
-            let payment = record_refund(conn, payment.id, &actor, &detail).await?;
-            Ok(outcome(event, Some(&payment), "refunded"))
+        StripeEventKind::ChargeRefunded(charge) if charge.amount_refunded_minor > 0 => {
+            charge_refunded(conn, event, charge, &actor).await
         }
         StripeEventKind::PaymentIntentCanceled { .. }
-        | StripeEventKind::ChargeRefunded { .. }
+        | StripeEventKind::ChargeRefunded(_)
         | StripeEventKind::Ignored => Ok(outcome(event, None, "ignored")),
     }
+}
+
+/// A full refund makes a paid (or late-paid) payment REFUNDED. A partial
+/// one changes no status — the customer still paid for the rest — and is
+/// only logged and reported as `partial_refund_noted`.
+async fn charge_refunded(
+    conn: &mut AsyncPgConnection,
+    event: &StripeEvent,
+    charge: &RefundedCharge,
+    actor: &Actor,
+) -> Result<EventOutcome, DomainError> {
+    let Some(intent) = charge.payment_intent_id.as_deref() else {
+        return Ok(outcome(event, None, "ignored"));
+    };
+    let payment = payment_for_intent(conn, None, intent).await?;
+    if !matches!(
+        payment.status,
+        PaymentStatus::Completed | PaymentStatus::Cancelled
+    ) {
+        return Ok(outcome(event, Some(&payment), "nothing_to_do"));
+    }
+    if !charge.is_full() {
+        tracing::info!(target: "payments", payment_id = %payment.id, event_id = %event.id,
+            amount_minor = charge.amount_minor, amount_refunded_minor = charge.amount_refunded_minor,
+            "partial refund in Stripe; the payment keeps its status");
+        return Ok(outcome(event, Some(&payment), "partial_refund_noted"));
+    }
+    let detail =
+        json!({ "event_id": event.id, "amount_refunded_minor": charge.amount_refunded_minor });
+    let payment = record_refund(conn, payment.id, actor, &detail).await?;
+    Ok(outcome(event, Some(&payment), "refunded"))
 }
 
 /// Processes a stored event by id (the webhook jobs and the sweep call

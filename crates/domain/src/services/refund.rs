@@ -1,5 +1,7 @@
 //! Recording a refund (`charge.refunded`, or our own refund of a late
-//! payment): COMPLETED or CANCELLED → REFUNDED, idempotently.
+//! payment): COMPLETED or CANCELLED → REFUNDED, idempotently. A refunded
+//! payment's session is complete, so nothing is left to expire in Stripe:
+//! the move also clears `stripe_expire_pending`.
 
 use super::transition::{AlsoWrite, move_payment};
 use crate::audit::Actor;
@@ -24,7 +26,10 @@ pub async fn record_refund(
                 conn,
                 &payment,
                 PaymentStatus::Refunded,
-                AlsoWrite::default(),
+                AlsoWrite {
+                    mirror: None,
+                    expire_pending: Some(false),
+                },
                 actor,
                 detail,
             )

@@ -2,11 +2,11 @@
 //! rules, idempotent refunds, and switches to make it fail.
 
 use crate::gateway::{
-    CheckoutSession, GatewayError, NewCheckoutSession, PaymentIntent, Refund, SessionPaymentStatus,
-    SessionStatus, StripeGateway, StripeIdempotencyKey,
+    CheckoutSession, GatewayError, IssuedRefund, NewCheckoutSession, PaymentIntent, Refund,
+    SessionPaymentStatus, SessionStatus, StripeGateway, StripeIdempotencyKey,
 };
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use time::OffsetDateTime;
@@ -16,7 +16,10 @@ struct State {
     sessions: HashMap<String, CheckoutSession>,
     created: HashMap<String, OffsetDateTime>,
     amounts: HashMap<String, i64>,
-    refunds: HashMap<String, Refund>,
+    /// By idempotency key.
+    refunds: HashMap<String, IssuedRefund>,
+    /// Intents whose charge has been refunded, by us or from the dashboard.
+    refunded_intents: HashSet<String>,
     calls: Vec<String>,
 }
 
@@ -87,8 +90,16 @@ impl FakeStripe {
         self.state().sessions.get(session_id).cloned()
     }
 
-    pub fn refunds(&self) -> Vec<Refund> {
+    /// The refunds the service asked for (not those from the dashboard).
+    pub fn refunds(&self) -> Vec<IssuedRefund> {
         self.state().refunds.values().cloned().collect()
+    }
+
+    /// Someone refunds the payment in Stripe's dashboard, before we do.
+    pub fn refund_in_dashboard(&self, payment_intent_id: &str) {
+        self.state()
+            .refunded_intents
+            .insert(payment_intent_id.to_owned());
     }
 
     /// Every call made, e.g. `"expire cs_1 key=payment:..:expire_session"`.
@@ -197,18 +208,24 @@ impl StripeGateway for FakeStripe {
     ) -> Result<Refund, GatewayError> {
         self.check_reachable(format!("refund {payment_intent_id} key={key}"))?;
         let mut state = self.state();
+        if let Some(refund) = state.refunds.get(key.as_str()) {
+            return Ok(Refund::Issued(refund.clone()));
+        }
+        if state.refunded_intents.contains(payment_intent_id) {
+            return Ok(Refund::AlreadyRefunded);
+        }
+        if amount_minor.is_none() {
+            state.refunded_intents.insert(payment_intent_id.to_owned());
+        }
         let session_id = payment_intent_id.trim_start_matches("pi_").to_owned();
         let amount =
             amount_minor.unwrap_or_else(|| state.amounts.get(&session_id).copied().unwrap_or(0));
-        let count = state.refunds.len();
-        Ok(state
-            .refunds
-            .entry(key.to_string())
-            .or_insert_with(|| Refund {
-                id: format!("re_test_{count}"),
-                status: "succeeded".into(),
-                amount_minor: amount,
-            })
-            .clone())
+        let refund = IssuedRefund {
+            id: format!("re_test_{}", state.refunds.len()),
+            status: "succeeded".into(),
+            amount_minor: amount,
+        };
+        state.refunds.insert(key.to_string(), refund.clone());
+        Ok(Refund::Issued(refund))
     }
 }

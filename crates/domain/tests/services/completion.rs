@@ -209,3 +209,37 @@ async fn a_failed_card_marks_failed_and_a_later_payment_still_completes() {
     );
     ctx.assert_invariants().await;
 }
+
+#[tokio::test]
+async fn a_late_payment_already_refunded_in_stripe_is_recorded_refunded() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(2, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.set_unreachable(true);
+    let mut conn = ctx.db.conn().await;
+    cancel_payment(&mut conn, ctx.stripe.as_ref(), payment.id, &user_actor())
+        .await
+        .unwrap();
+    ctx.stripe.set_unreachable(false);
+    let session = ctx.stripe.pay(&session_id);
+    // Someone refunds it in Stripe's dashboard before our job runs.
+    ctx.stripe.refund_in_dashboard(&format!("pi_{session_id}"));
+
+    let done = complete_payment(&mut conn, ctx.stripe.as_ref(), &session, &webhook())
+        .await
+        .unwrap();
+
+    assert_eq!(done.action, CompletionAction::RefundedLatePayment);
+    assert_eq!(done.payment.status, PaymentStatus::Refunded);
+    assert!(!done.payment.stripe_expire_pending);
+    assert!(ctx.stripe.refunds().is_empty(), "Stripe refunded it once");
+    let history = domain::audit::history(&mut conn, domain::audit::Entity::Payment(payment.id.0))
+        .await
+        .unwrap();
+    let refunded = history.iter().find(|h| h.to_status == "REFUNDED").unwrap();
+    assert_eq!(
+        refunded.detail["refund_status"],
+        "already_refunded_in_stripe"
+    );
+    ctx.assert_invariants().await;
+}

@@ -2,7 +2,7 @@
 
 use crate::helpers::Ctx;
 use domain::PaymentStatus;
-use domain::events::{StripeEvent, StripeEventKind};
+use domain::events::{RefundedCharge, StripeEvent, StripeEventKind};
 use domain::gateway::{CheckoutSession, SessionPaymentStatus, SessionStatus};
 use domain::models::stripe_event::{Stored, StoredEvent};
 use domain::services::{EventParser, process_stored_event};
@@ -28,12 +28,17 @@ impl EventParser for TestParser {
                 .as_i64()
                 .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
             url: None,
-            payment_id: None,
+            payment_id: object["metadata"]["payment_id"]
+                .as_str()
+                .and_then(|id| id.parse().ok()),
         };
         let event_type = v["type"].as_str().ok_or("no type")?.to_owned();
         let kind = match event_type.as_str() {
             "checkout.session.completed" => StripeEventKind::SessionCompleted(session()),
             "checkout.session.expired" => StripeEventKind::SessionExpired(session()),
+            "checkout.session.async_payment_failed" => {
+                StripeEventKind::SessionAsyncPaymentFailed(session())
+            }
             "payment_intent.payment_failed" => StripeEventKind::PaymentIntentFailed {
                 payment_intent_id: object["id"].as_str().unwrap_or_default().to_owned(),
                 payment_id: object["metadata"]["payment_id"]
@@ -41,6 +46,12 @@ impl EventParser for TestParser {
                     .and_then(|id| id.parse().ok()),
                 error_message: Some("Your card was declined.".into()),
             },
+            "charge.refunded" => StripeEventKind::ChargeRefunded(RefundedCharge {
+                payment_intent_id: object["payment_intent"].as_str().map(str::to_owned),
+                amount_minor: object["amount"].as_i64().unwrap_or_default(),
+                amount_refunded_minor: object["amount_refunded"].as_i64().unwrap_or_default(),
+                refunded: object["refunded"].as_bool().unwrap_or_default(),
+            }),
             _ => StripeEventKind::Ignored,
         };
         Ok(StripeEvent {
@@ -334,6 +345,144 @@ async fn events_that_keep_waiting_do_not_crowd_newer_events_out_of_the_sweep() {
     assert_eq!(
         ctx.payment(payment.id).await.status,
         PaymentStatus::Cancelled
+    );
+    ctx.assert_invariants().await;
+}
+
+/// A signed event about a session that is not the payment's own, though it
+/// carries the payment's metadata.
+fn foreign(
+    id: &str,
+    event_type: &str,
+    payment: &domain::models::payment::Payment,
+) -> serde_json::Value {
+    json!({ "id": id, "type": event_type, "data": { "object": {
+        "id": "cs_someone_else", "status": "complete", "payment_status": "paid",
+        "payment_intent": "pi_someone_else",
+        "metadata": { "payment_id": payment.id.to_string() } } } })
+}
+
+async fn process(ctx: &Ctx, id: &str, event_type: &str, payload: &serde_json::Value) -> String {
+    let mut conn = ctx.db.conn().await;
+    StoredEvent::store(&mut conn, id, event_type, payload)
+        .await
+        .unwrap();
+    process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, id)
+        .await
+        .unwrap()
+        .action
+}
+
+#[tokio::test]
+async fn a_completed_event_for_another_session_leaves_a_settled_payment_alone() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(1, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.pay(&session_id);
+    let own = envelope(
+        "evt_paid",
+        "checkout.session.completed",
+        &session_id,
+        "complete",
+        "paid",
+    );
+    process(&ctx, "evt_paid", "checkout.session.completed", &own).await;
+    let before = ctx.payment(payment.id).await;
+
+    let event = foreign("evt_foreign", "checkout.session.completed", &payment);
+    let action = process(&ctx, "evt_foreign", "checkout.session.completed", &event).await;
+
+    assert_eq!(action, "foreign_session");
+    assert_eq!(ctx.payment(payment.id).await, before, "nothing changed");
+    ctx.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn failures_reported_for_another_session_or_intent_leave_the_payment_alone() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(1, None).await;
+    let own_failure = json!({ "id": "evt_declined", "type": "payment_intent.payment_failed",
+        "data": { "object": { "id": "pi_own", "metadata": { "payment_id": payment.id.to_string() } } } });
+    process(
+        &ctx,
+        "evt_declined",
+        "payment_intent.payment_failed",
+        &own_failure,
+    )
+    .await;
+    let before = ctx.payment(payment.id).await;
+    assert_eq!(before.stripe_payment_intent_id.as_deref(), Some("pi_own"));
+
+    let mut intent_failure = foreign(
+        "evt_other_intent",
+        "payment_intent.payment_failed",
+        &payment,
+    );
+    intent_failure["data"]["object"]["id"] = json!("pi_someone_else");
+    let by_intent = process(
+        &ctx,
+        "evt_other_intent",
+        "payment_intent.payment_failed",
+        &intent_failure,
+    )
+    .await;
+    let session_failure = foreign(
+        "evt_other_session",
+        "checkout.session.async_payment_failed",
+        &payment,
+    );
+    let by_session = process(
+        &ctx,
+        "evt_other_session",
+        "checkout.session.async_payment_failed",
+        &session_failure,
+    )
+    .await;
+
+    assert_eq!(
+        (by_intent.as_str(), by_session.as_str()),
+        ("foreign_session", "foreign_session")
+    );
+    assert_eq!(ctx.payment(payment.id).await, before, "nothing changed");
+}
+
+fn charge_refunded(id: &str, amount: i64, refunded_so_far: i64) -> serde_json::Value {
+    json!({ "id": id, "type": "charge.refunded", "data": { "object": {
+        "id": "ch_1", "payment_intent": "pi_x", "amount": amount,
+        "amount_refunded": refunded_so_far, "refunded": refunded_so_far >= amount } } })
+}
+
+#[tokio::test]
+async fn a_partial_refund_keeps_the_payment_completed_and_a_full_one_refunds_it() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(2, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.pay(&session_id);
+    let paid = envelope(
+        "evt_paid",
+        "checkout.session.completed",
+        &session_id,
+        "complete",
+        "paid",
+    );
+    process(&ctx, "evt_paid", "checkout.session.completed", &paid).await;
+    let amount = payment.amount_minor;
+
+    let partial = charge_refunded("evt_partial", amount, amount / 4);
+    let first = process(&ctx, "evt_partial", "charge.refunded", &partial).await;
+
+    assert_eq!(first, "partial_refund_noted");
+    let after_partial = ctx.payment(payment.id).await;
+    assert_eq!(after_partial.status, PaymentStatus::Completed);
+    assert_eq!(after_partial.refunded_at, None);
+
+    let rest = charge_refunded("evt_rest", amount, amount);
+    let second = process(&ctx, "evt_rest", "charge.refunded", &rest).await;
+
+    assert_eq!(second, "refunded");
+    assert_eq!(
+        ctx.payment(payment.id).await.status,
+        PaymentStatus::Refunded
     );
     ctx.assert_invariants().await;
 }

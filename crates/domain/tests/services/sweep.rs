@@ -3,10 +3,11 @@
 use crate::helpers::{Ctx, user_actor};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use domain::audit::{Actor, AuditSource};
 use domain::gateway::SessionStatus;
 use domain::jobs::SweepTrigger;
 use domain::models::sweep_run::SweepRun;
-use domain::services::{SweepOptions, cancel_payment, run_sweep};
+use domain::services::{SweepOptions, cancel_payment, complete_payment, run_sweep};
 use domain::testing::FakeStripe;
 use domain::{PaymentId, PaymentStatus};
 
@@ -283,4 +284,77 @@ async fn the_candidate_query_can_use_the_partial_index() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(plan.contains("payments_open_expiry_idx"), "{plan}");
+}
+
+/// Cancelled while Stripe was down, then paid: the money is refunded.
+async fn late_payment(ctx: &Ctx) -> domain::models::payment::Payment {
+    let payment = ctx.checkout(1, None).await;
+    ctx.stripe.set_unreachable(true);
+    cancel_payment(
+        &mut *ctx.db.conn().await,
+        ctx.stripe.as_ref(),
+        payment.id,
+        &user_actor(),
+    )
+    .await
+    .unwrap();
+    ctx.stripe.set_unreachable(false);
+    ctx.stripe
+        .pay(payment.stripe_session_id.as_deref().unwrap());
+    payment
+}
+
+#[tokio::test]
+async fn the_sweep_records_a_late_payment_refunded_in_the_dashboard_as_refunded() {
+    let ctx = Ctx::new(10).await;
+    let payment = late_payment(&ctx).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    ctx.stripe.refund_in_dashboard(&format!("pi_{session_id}"));
+
+    let report = sweep(&ctx, false).await;
+
+    assert_eq!(report.errors, 0, "{report:?}");
+    let after = ctx.payment(payment.id).await;
+    assert_eq!(after.status, PaymentStatus::Refunded);
+    assert!(!after.stripe_expire_pending);
+    assert!(
+        ctx.stripe.refunds().is_empty(),
+        "no second refund asked for"
+    );
+    let history = domain::audit::history(
+        &mut *ctx.db.conn().await,
+        domain::audit::Entity::Payment(payment.id.0),
+    )
+    .await
+    .unwrap();
+    let refunded = history.iter().find(|h| h.to_status == "REFUNDED").unwrap();
+    assert_eq!(refunded.source, "sweep");
+    assert_eq!(sweep(&ctx, false).await.outcome(), "idle");
+    ctx.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn a_refunded_late_payment_leaves_no_expiry_for_the_sweep_to_retry() {
+    let ctx = Ctx::new(10).await;
+    let payment = late_payment(&ctx).await;
+    let session = ctx
+        .stripe
+        .session(payment.stripe_session_id.as_deref().unwrap())
+        .unwrap();
+    complete_payment(
+        &mut *ctx.db.conn().await,
+        ctx.stripe.as_ref(),
+        &session,
+        &Actor::new(AuditSource::Webhook, "evt_paid"),
+    )
+    .await
+    .unwrap();
+
+    let report = sweep(&ctx, false).await;
+
+    let after = ctx.payment(payment.id).await;
+    assert_eq!(after.status, PaymentStatus::Refunded);
+    assert!(!after.stripe_expire_pending);
+    assert_eq!(report.expiries_retried, 0, "{report:?}");
+    assert_eq!(report.outcome(), "idle");
 }

@@ -8,7 +8,7 @@
 
 use super::WebhookError;
 use crate::convert::{self, payment_id_from_metadata};
-use domain::events::{StripeEvent, StripeEventKind};
+use domain::events::{RefundedCharge, StripeEvent, StripeEventKind};
 use domain::gateway::{CheckoutSession, SessionPaymentStatus, SessionStatus};
 use serde::Deserialize;
 use serde_json::Value;
@@ -179,24 +179,32 @@ fn intent(object: &Value) -> Result<IntentFacts, WebhookError> {
 #[derive(Deserialize)]
 struct MinimalCharge {
     payment_intent: Option<IdOrObject>,
+    amount: i64,
     amount_refunded: i64,
+    /// Missing, the amounts still tell a full refund from a partial one.
+    #[serde(default)]
+    refunded: bool,
 }
 
 fn charge_refunded(object: &Value) -> Result<StripeEventKind, WebhookError> {
     if let Some(charge) = typed::<stripe_shared::Charge>(object) {
-        return Ok(StripeEventKind::ChargeRefunded {
+        return Ok(StripeEventKind::ChargeRefunded(RefundedCharge {
             payment_intent_id: charge
                 .payment_intent
                 .as_ref()
                 .map(|pi| pi.id().as_str().to_owned()),
+            amount_minor: charge.amount,
             amount_refunded_minor: charge.amount_refunded,
-        });
+            refunded: charge.refunded,
+        }));
     }
     let c: MinimalCharge = fallback(object, "charge")?;
-    Ok(StripeEventKind::ChargeRefunded {
+    Ok(StripeEventKind::ChargeRefunded(RefundedCharge {
         payment_intent_id: c.payment_intent.map(IdOrObject::into_id),
+        amount_minor: c.amount,
         amount_refunded_minor: c.amount_refunded,
-    })
+        refunded: c.refunded,
+    }))
 }
 
 #[cfg(test)]
@@ -245,6 +253,22 @@ mod tests {
         assert_eq!(session.id, "cs_2");
         assert_eq!(session.status, SessionStatus::Expired);
         assert_eq!(session.expires_at, None, "unknown, not made up");
+    }
+
+    #[test]
+    fn a_minimal_charge_tells_a_partial_refund_from_a_full_one() {
+        let object = json!({"id": "ch_1", "object": "charge", "payment_intent": "pi_1",
+            "amount": 3000, "amount_refunded": 1000});
+        let parsed = parse_event(&event("charge.refunded", object)).unwrap();
+        let StripeEventKind::ChargeRefunded(charge) = parsed.kind else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(charge.payment_intent_id.as_deref(), Some("pi_1"));
+        assert_eq!(
+            (charge.amount_minor, charge.amount_refunded_minor),
+            (3000, 1000)
+        );
+        assert!(!charge.is_full());
     }
 
     #[test]

@@ -190,3 +190,47 @@ async fn unfinished_tasks_whose_job_vanished_from_redis_are_closed_as_lost() {
     );
     assert_eq!(env.task(&kept).await.expect("record").status, "PENDING");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_run_left_running_by_a_killed_worker_is_closed_as_interrupted() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::models::sweep_run::SweepRun;
+    use domain::schema::sweep_runs as r;
+    let env = TestEnv::new().await;
+    let mut db = env.db.conn().await;
+    let (killed, live) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for id in [killed, live] {
+        SweepRun::start(&mut db, id, "chain", None, false)
+            .await
+            .unwrap();
+    }
+    // The killed worker's run started two hours ago and never finished.
+    diesel::update(r::table.find(killed))
+        .set(r::started_at.eq(OffsetDateTime::now_utc() - time::Duration::hours(2)))
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    let closed =
+        worker::maintenance::close_interrupted_sweep_runs(&mut db, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+
+    assert_eq!(closed, 1);
+    let run = SweepRun::find(&mut db, killed).await.unwrap().unwrap();
+    assert_eq!(run.outcome, "error");
+    assert!(run.finished_at.is_some());
+    assert!(
+        run.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("interrupted")),
+        "{run:?}"
+    );
+    let still = SweepRun::find(&mut db, live).await.unwrap().unwrap();
+    assert_eq!(
+        (still.outcome.as_str(), still.finished_at),
+        ("running", None),
+        "a run in progress is left alone"
+    );
+}

@@ -9,6 +9,7 @@ use crate::messages;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel_async::AsyncPgConnection;
 use domain::jobs::PaymentJob;
 use domain::models::stripe_event::{Stored, StoredEvent};
 use secrecy::ExposeSecret;
@@ -20,7 +21,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookAck {
     pub received: bool,
-    /// The event was already stored (a redelivery): not processed again.
+    /// The event was already stored (a redelivery): not processed again
+    /// (its job is enqueued now only if it never reached the queue).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<bool>,
 }
@@ -96,18 +98,45 @@ pub async fn post_webhook(
         .or_api(lang)?;
     if let Stored::Duplicate { processed } = stored {
         tracing::info!(target: "payments", %event_id, processed, "duplicate webhook acknowledged");
-        return Ok(HttpResponse::Ok().json(WebhookAck {
-            received: true,
-            duplicate: Some(true),
-        }));
     }
-    let job = PaymentJob::for_event(&event_type, event_id.clone());
+    // A redelivery of an event whose job never reached Redis enqueues it
+    // now rather than leaving it to the next sweep; the claim makes one
+    // delivery do it, and never for an event already processed.
+    if !matches!(stored, Stored::Duplicate { processed: true })
+        && claim_enqueue(&mut conn, &event_id).await
+    {
+        enqueue_job(&state, &mut conn, &event_id, &event_type, &payload).await;
+    }
+    Ok(HttpResponse::Ok().json(WebhookAck {
+        received: true,
+        duplicate: matches!(stored, Stored::Duplicate { .. }).then_some(true),
+    }))
+}
+
+/// Claims the enqueueing of the event's job. The event is stored: a
+/// failure here must not fail Stripe's answer, and leaves it to the sweep.
+async fn claim_enqueue(conn: &mut AsyncPgConnection, event_id: &str) -> bool {
+    StoredEvent::claim_enqueue(conn, event_id)
+        .await
+        .inspect_err(|e| {
+            tracing::warn!(target: "payments", %event_id, error = %e,
+                "could not claim the event's enqueue; the sweep will process it");
+        })
+        .unwrap_or(false)
+}
+
+/// Enqueues the event's job. Redis down is not Stripe's problem: the event
+/// is stored, so the claim is given back for a redelivery or the sweep.
+async fn enqueue_job(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    event_id: &str,
+    event_type: &str,
+    payload: &Value,
+) {
+    let job = PaymentJob::for_event(event_type, event_id.to_owned());
     let enqueued = match state.queue.get().await {
-        Ok(queue) => {
-            queue
-                .enqueue(&mut conn, job, None, payment_of(&payload))
-                .await
-        }
+        Ok(queue) => queue.enqueue(conn, job, None, payment_of(payload)).await,
         Err(e) => Err(e),
     };
     match enqueued {
@@ -116,11 +145,11 @@ pub async fn post_webhook(
         }
         Err(e) => {
             tracing::warn!(target: "payments", %event_id, %event_type, error = %e,
-                "webhook stored but not enqueued; the sweep will process it");
+                "webhook stored but not enqueued; a redelivery or the sweep will process it");
+            if let Err(e) = StoredEvent::release_enqueue(conn, event_id).await {
+                tracing::warn!(target: "payments", %event_id, error = %e,
+                    "could not release the enqueue claim; the sweep will process the event");
+            }
         }
     }
-    Ok(HttpResponse::Ok().json(WebhookAck {
-        received: true,
-        duplicate: None,
-    }))
 }

@@ -1,0 +1,2 @@
+-- Data-only fix: nothing to undo.
+SELECT 1;
