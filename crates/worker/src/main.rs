@@ -71,7 +71,7 @@ async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(target: "payments", board = ?handle.board_addr(), "payments-worker running");
+    tracing::info!(target: "payments", board = handle.board_addr().map(tracing::field::display), "payments-worker running");
     shutdown_signal().await;
     tracing::info!(target: "payments", "shutting down: finishing in-flight jobs");
     if handle.shutdown().await {

@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Separates a task record's id from the attempt number in retry task ids.
 pub const RETRY_SEPARATOR: char = '~';
@@ -215,11 +216,31 @@ async fn start<T>(ctx: &AppContext, info: &TaskInfo<'_, T>) -> Result<Start, Str
 }
 
 /// Runs `work` as the task `info` describes and records every step.
+///
+/// Every line the job logs is inside an INFO span naming the task (the
+/// id `task_status` takes), the job and the payment when known, so
+/// `RUST_LOG=warn,payments=info` keeps them on the lines it keeps.
 pub async fn run_tracked<T, F>(
     ctx: &AppContext,
     info: TaskInfo<'_, T>,
     work: F,
 ) -> Result<Value, BoxDynError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    F: Future<Output = Result<Value, JobError>> + Send,
+{
+    let span = tracing::info_span!(
+        target: "payments",
+        "job",
+        task_id = %info.task.task_id,
+        job = info.job_name,
+        attempt = info.task.attempt,
+        payment_id = info.payment_id.map(tracing::field::display),
+    );
+    track(ctx, info, work).instrument(span).await
+}
+
+async fn track<T, F>(ctx: &AppContext, info: TaskInfo<'_, T>, work: F) -> Result<Value, BoxDynError>
 where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
     F: Future<Output = Result<Value, JobError>> + Send,

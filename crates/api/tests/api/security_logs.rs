@@ -470,5 +470,8 @@ async fn no_secret_appears_in_text_or_json_logs_at_trace_level() {
         .filter(|line| matches!(line["level"].as_str(), Some("WARN" | "ERROR")))
         .filter(|line| line["target"] != "payments")
         .collect();
-    assert!(foreign.is_empty(), "WARN/ERROR lines outside `payments`: {foreign:?}");
+    assert!(
+        foreign.is_empty(),
+        "WARN/ERROR lines outside `payments`: {foreign:?}"
+    );
 }
