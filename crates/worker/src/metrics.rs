@@ -41,7 +41,7 @@ pub fn install() -> PrometheusHandle {
 }
 
 /// Outcomes of `payments_jobs_total`.
-const JOB_OUTCOMES: [&str; 4] = ["success", "retry", "failure", "duplicate"];
+const JOB_OUTCOMES: [&str; 5] = ["success", "retry", "failure", "duplicate", "waiting"];
 /// `job` of a task whose payload no job of this build reads.
 const UNREADABLE_JOB: &str = "unreadable";
 const SWEEP_TRIGGERS: [&str; 2] = ["chain", "oneoff"];
@@ -91,7 +91,7 @@ pub fn zero_stripe_call_errors() {
     }
 }
 
-/// `outcome`: success | retry | failure | duplicate.
+/// `outcome`: success | retry | failure | duplicate | waiting.
 pub fn job_finished(job: &'static str, outcome: &'static str, took: Duration) {
     counter!("payments_jobs_total", "job" => job, "outcome" => outcome).increment(1);
     histogram!("payments_job_duration_seconds", "job" => job).record(took.as_secs_f64());

@@ -38,11 +38,19 @@ pub enum JobError {
     /// Trying again will not help.
     #[error("{0}")]
     Permanent(String),
+    /// The event's session is not known here (yet): retried like a
+    /// transient error, and once the attempts run out the stored event is
+    /// left to the sweep, which keeps retrying it (SPEC §5.5) — not a
+    /// failure to alert on.
+    #[error("{0}")]
+    Waiting(String),
 }
 
 impl From<DomainError> for JobError {
     fn from(e: DomainError) -> Self {
-        if e.is_transient() {
+        if matches!(e, DomainError::UnknownSession(_)) {
+            JobError::Waiting(e.to_string())
+        } else if e.is_transient() {
             JobError::Transient(e.to_string())
         } else {
             JobError::Permanent(e.to_string())
@@ -311,10 +319,13 @@ where
     let task = info.task;
     let policy = ctx.config.retry;
     let message = error.to_string();
-    let JobError::Transient(_) = error else {
+    if let JobError::Permanent(_) = error {
         return fail(ctx, info, &message, started).await;
-    };
+    }
     if task.attempt >= policy.max_attempts {
+        if let JobError::Waiting(_) = error {
+            return hand_to_sweep(ctx, info, &message, started).await;
+        }
         let message = format!("gave up after {} attempts: {message}", task.attempt);
         return fail(ctx, info, &message, started).await;
     }
@@ -363,6 +374,35 @@ pub async fn reject_unreadable(
     )
     .await;
     m::job_finished("unreadable", "failure", Duration::ZERO);
+    Err(Box::new(AbortError::new(message)))
+}
+
+/// An event whose session is still unknown after every attempt: the task
+/// ends (FAILURE, saying why and what happens next), counted as outcome
+/// `waiting`; the event stays stored and the sweep retries it.
+async fn hand_to_sweep<T>(
+    ctx: &AppContext,
+    info: &TaskInfo<'_, T>,
+    error: &str,
+    started: Instant,
+) -> Result<Value, BoxDynError> {
+    let task = info.task;
+    let message = format!(
+        "{error}; after {} attempts the stored event is left to the sweep, which retries it on every run",
+        task.attempt
+    );
+    tracing::warn!(target: "payments", task_id = %task.task_id, job = info.job_name,
+        attempt = task.attempt, error, "event for an unknown session left to the sweep");
+    record(
+        ctx,
+        &task.record_id,
+        TaskState::Failure,
+        task.attempt,
+        None,
+        Some(&message),
+    )
+    .await;
+    m::job_finished(info.job_name, "waiting", started.elapsed());
     Err(Box::new(AbortError::new(message)))
 }
 
