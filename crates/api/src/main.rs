@@ -14,7 +14,8 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     telemetry::init(settings.log_format, &settings.log_filter);
-    tracing::info!(target: "payments", bind = %settings.api_bind, env = ?settings.app_env,
+    tracing::info!(target: "payments", bind = %settings.api_bind, env = settings.app_env.as_str(),
+        queue_prefix = settings.queue_prefix.as_str(),
         "starting payments-api");
     let app = Application::build(settings)?;
     app.run_until_stopped().await?;

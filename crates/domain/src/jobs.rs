@@ -40,6 +40,17 @@ pub enum PaymentJob {
 }
 
 impl PaymentJob {
+    /// Every name [`PaymentJob::name`] gives, for exporting each job's
+    /// metrics before its first run.
+    pub const NAMES: [&'static str; 6] = [
+        "manual_payment_cancellation",
+        "checkout_session_expired",
+        "checkout_session_completed",
+        "payment_failed",
+        "charge_refunded",
+        "stripe_event",
+    ];
+
     /// The job's name as SPEC §7 and `task_status` show it.
     pub fn name(&self) -> &'static str {
         match self {
@@ -122,6 +133,34 @@ mod tests {
         let json = serde_json::to_value(&job).unwrap();
         assert_eq!(json["job"], "manual_payment_cancellation");
         assert_eq!(serde_json::from_value::<PaymentJob>(json).unwrap(), job);
+    }
+
+    #[test]
+    fn names_lists_every_job() {
+        let event_id = || "evt_1".to_owned();
+        let jobs = [
+            PaymentJob::ManualPaymentCancellation {
+                payment_id: PaymentId::new(),
+                actor: Actor::new(AuditSource::User, "ana@example.com"),
+            },
+            PaymentJob::CheckoutSessionExpired {
+                event_id: event_id(),
+            },
+            PaymentJob::CheckoutSessionCompleted {
+                event_id: event_id(),
+            },
+            PaymentJob::PaymentFailed {
+                event_id: event_id(),
+            },
+            PaymentJob::ChargeRefunded {
+                event_id: event_id(),
+            },
+            PaymentJob::StripeEvent {
+                event_id: event_id(),
+            },
+        ];
+        let names: Vec<_> = jobs.iter().map(PaymentJob::name).collect();
+        assert_eq!(names, PaymentJob::NAMES);
     }
 
     #[test]

@@ -51,6 +51,16 @@ pub enum AppEnv {
     Production,
 }
 
+impl AppEnv {
+    /// As `APP_ENV` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Development => "development",
+            AppEnv::Production => "production",
+        }
+    }
+}
+
 impl FromStr for AppEnv {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

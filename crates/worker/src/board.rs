@@ -227,9 +227,11 @@ async fn metrics(ctx: Ctx) -> HttpResponse {
             chain::chain_status(&ctx.queue, &mut db, ctx.config.chain.overdue_grace).await
     {
         m::chain_heartbeat(
-            status.heartbeat_age_secs.map_or(-1.0, |s| s as f64),
+            status.heartbeat_age_secs,
             status.health == chain::ChainHealth::Healthy,
         );
+    } else {
+        m::chain_unknown();
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -57,6 +57,7 @@ async fn run() -> ExitCode {
              the shorter grace, so that no other worker runs them at the same time");
     }
     worker::metrics::install();
+    let queue_prefix = config.queue_prefix.clone();
     let ctx = match build_context(config).await {
         Ok(ctx) => ctx,
         Err(e) => {
@@ -71,7 +72,9 @@ async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(target: "payments", board = ?handle.board_addr(), "payments-worker running");
+    // The prefix, because a worker on the wrong one looks idle, not broken.
+    tracing::info!(target: "payments", board = handle.board_addr().map(tracing::field::display),
+        queue_prefix = queue_prefix.as_str(), "payments-worker running");
     shutdown_signal().await;
     tracing::info!(target: "payments", "shutting down: finishing in-flight jobs");
     if handle.shutdown().await {

@@ -224,7 +224,10 @@ async fn seed_chain(ctx: &AppContext) {
         .await
     };
     match ensured.await {
-        Ok(done) => tracing::info!(target: "payments", ?done, "sweep chain ensured"),
+        Ok(done) => {
+            tracing::info!(target: "payments", result = done.result(), task_id = done.task_id(),
+            "sweep chain ensured")
+        }
         Err(e) => tracing::warn!(target: "payments", error = %e,
             "could not ensure the sweep chain now; the dead-man switch will retry"),
     }

@@ -25,10 +25,25 @@ impl MeteredGateway {
     }
 }
 
+/// Every `operation` label [`MeteredGateway`] gives (one per gateway method).
+pub const OPERATIONS: [&str; 7] = [
+    "create_checkout_session",
+    "retrieve_checkout_session",
+    "list_checkout_sessions",
+    "expire_checkout_session",
+    "retrieve_payment_intent",
+    "cancel_payment_intent",
+    "create_refund",
+];
+
 async fn observe<T>(
     operation: &'static str,
     call: impl Future<Output = Result<T, GatewayError>>,
 ) -> Result<T, GatewayError> {
+    debug_assert!(
+        OPERATIONS.contains(&operation),
+        "{operation} not in OPERATIONS"
+    );
     let started = Instant::now();
     let result = call.await;
     m::stripe_call(operation, started.elapsed(), result.as_ref().err());

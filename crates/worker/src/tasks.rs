@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Separates a task record's id from the attempt number in retry task ids.
 pub const RETRY_SEPARATOR: char = '~';
@@ -37,11 +38,19 @@ pub enum JobError {
     /// Trying again will not help.
     #[error("{0}")]
     Permanent(String),
+    /// The event's session is not known here (yet): retried like a
+    /// transient error, and once the attempts run out the stored event is
+    /// left to the sweep, which keeps retrying it (SPEC §5.5) — not a
+    /// failure to alert on.
+    #[error("{0}")]
+    Waiting(String),
 }
 
 impl From<DomainError> for JobError {
     fn from(e: DomainError) -> Self {
-        if e.is_transient() {
+        if matches!(e, DomainError::UnknownSession(_)) {
+            JobError::Waiting(e.to_string())
+        } else if e.is_transient() {
             JobError::Transient(e.to_string())
         } else {
             JobError::Permanent(e.to_string())
@@ -215,11 +224,31 @@ async fn start<T>(ctx: &AppContext, info: &TaskInfo<'_, T>) -> Result<Start, Str
 }
 
 /// Runs `work` as the task `info` describes and records every step.
+///
+/// Every line the job logs is inside an INFO span naming the task (the
+/// id `task_status` takes), the job and the payment when known, so
+/// `RUST_LOG=warn,payments=info` keeps them on the lines it keeps.
 pub async fn run_tracked<T, F>(
     ctx: &AppContext,
     info: TaskInfo<'_, T>,
     work: F,
 ) -> Result<Value, BoxDynError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    F: Future<Output = Result<Value, JobError>> + Send,
+{
+    let span = tracing::info_span!(
+        target: "payments",
+        "job",
+        task_id = %info.task.task_id,
+        job = info.job_name,
+        attempt = info.task.attempt,
+        payment_id = info.payment_id.map(tracing::field::display),
+    );
+    track(ctx, info, work).instrument(span).await
+}
+
+async fn track<T, F>(ctx: &AppContext, info: TaskInfo<'_, T>, work: F) -> Result<Value, BoxDynError>
 where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
     F: Future<Output = Result<Value, JobError>> + Send,
@@ -290,10 +319,13 @@ where
     let task = info.task;
     let policy = ctx.config.retry;
     let message = error.to_string();
-    let JobError::Transient(_) = error else {
+    if let JobError::Permanent(_) = error {
         return fail(ctx, info, &message, started).await;
-    };
+    }
     if task.attempt >= policy.max_attempts {
+        if let JobError::Waiting(_) = error {
+            return hand_to_sweep(ctx, info, &message, started).await;
+        }
         let message = format!("gave up after {} attempts: {message}", task.attempt);
         return fail(ctx, info, &message, started).await;
     }
@@ -342,6 +374,35 @@ pub async fn reject_unreadable(
     )
     .await;
     m::job_finished("unreadable", "failure", Duration::ZERO);
+    Err(Box::new(AbortError::new(message)))
+}
+
+/// An event whose session is still unknown after every attempt: the task
+/// ends (FAILURE, saying why and what happens next), counted as outcome
+/// `waiting`; the event stays stored and the sweep retries it.
+async fn hand_to_sweep<T>(
+    ctx: &AppContext,
+    info: &TaskInfo<'_, T>,
+    error: &str,
+    started: Instant,
+) -> Result<Value, BoxDynError> {
+    let task = info.task;
+    let message = format!(
+        "{error}; after {} attempts the stored event is left to the sweep, which retries it on every run",
+        task.attempt
+    );
+    tracing::warn!(target: "payments", task_id = %task.task_id, job = info.job_name,
+        attempt = task.attempt, error, "event for an unknown session left to the sweep");
+    record(
+        ctx,
+        &task.record_id,
+        TaskState::Failure,
+        task.attempt,
+        None,
+        Some(&message),
+    )
+    .await;
+    m::job_finished(info.job_name, "waiting", started.elapsed());
     Err(Box::new(AbortError::new(message)))
 }
 

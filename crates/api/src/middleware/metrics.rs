@@ -28,6 +28,7 @@ pub fn handle() -> &'static PrometheusHandle {
         // Exported from the start at 0, so that `increase()` over it also
         // counts the first refused webhook (a series born at 1 does not).
         metrics::counter!(crate::routes::payments::webhook::SIGNATURE_FAILURES).absolute(0);
+        worker::metrics::zero_stripe_call_errors();
         handle
     })
 }

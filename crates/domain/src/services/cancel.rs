@@ -4,7 +4,7 @@
 
 use super::complete::complete_payment;
 use super::release::{ReleaseSummary, release_reservations};
-use super::stripe_side::{StripeSide, close_session};
+use super::stripe_side::{StripeSide, close_session_telling_who};
 use super::transition::{AlsoWrite, move_order, move_payment};
 use crate::audit::Actor;
 use crate::error::DomainError;
@@ -52,7 +52,8 @@ pub struct CancelOutcome {
     /// The payment as it is after the call.
     pub payment: Payment,
     pub order_status: OrderStatus,
-    /// It was already cancelled: nothing was released by this call.
+    /// It was cancelled before this call asked: nothing was released by
+    /// it. (Not set when the webhook of this call's own expire won the race.)
     pub already_cancelled: bool,
     pub released: ReleaseSummary,
     /// Stripe could not be told; the sweep will expire the session later.
@@ -96,23 +97,41 @@ pub async fn cancel_read_payment(
         }
         CancelPlan::Cancel | CancelPlan::RecordCompleted => {}
     }
-    match close_session(gateway, &payment).await {
-        StripeSide::Closed(session) => {
-            release(conn, payment_id, actor, session.as_ref(), None).await
+    match close_session_telling_who(gateway, &payment).await {
+        (StripeSide::Closed(session), expired_now) => {
+            let outcome = release(conn, payment_id, actor, session.as_ref(), None).await?;
+            Ok(own_expiry_counts_as_this_cancel(outcome, expired_now))
         }
-        StripeSide::Paid(session) => {
+        (StripeSide::Paid(session), _) => {
             let outcome = complete_payment(conn, gateway, &session, actor).await?;
             Err(DomainError::AlreadyPaid {
                 payment: payment.id,
                 status: outcome.payment.status,
             })
         }
-        StripeSide::Unreachable(e) => {
+        (StripeSide::Unreachable(e), _) => {
             tracing::warn!(target: "payments", payment_id = %payment.id, error = %e,
                 "Stripe unreachable while cancelling; cancelled locally, the sweep will expire the session");
             release(conn, payment_id, actor, None, Some(e.to_string())).await
         }
     }
+}
+
+/// Expiring the session makes Stripe send `checkout.session.expired`, and
+/// its job may cancel the payment before this call's own release does.
+/// That cancellation is this call's doing: the caller asked to cancel an
+/// open payment and it is cancelled, so it is not told "already
+/// cancelled". The audit rows stay the webhook's, which wrote them.
+fn own_expiry_counts_as_this_cancel(
+    mut outcome: CancelOutcome,
+    expired_now: bool,
+) -> CancelOutcome {
+    if outcome.already_cancelled && expired_now {
+        tracing::info!(target: "payments", payment_id = %outcome.payment.id,
+            "the expired webhook this cancel caused released the payment first");
+        outcome.already_cancelled = false;
+    }
+    outcome
 }
 
 async fn already_cancelled(

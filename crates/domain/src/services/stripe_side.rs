@@ -18,26 +18,35 @@ pub(crate) enum StripeSide {
 }
 
 pub(crate) async fn close_session(gateway: &dyn StripeGateway, payment: &Payment) -> StripeSide {
+    close_session_telling_who(gateway, payment).await.0
+}
+
+/// [`close_session`], and whether this call's own expire closed the
+/// session (`true`), rather than finding it closed already.
+pub(crate) async fn close_session_telling_who(
+    gateway: &dyn StripeGateway,
+    payment: &Payment,
+) -> (StripeSide, bool) {
     let Some(session_id) = payment.stripe_session_id.as_deref() else {
-        return StripeSide::Closed(None);
+        return (StripeSide::Closed(None), false);
     };
     let key = StripeIdempotencyKey::for_action(payment.id, StripeAction::ExpireSession);
-    let session = match gateway.expire_checkout_session(session_id, &key).await {
-        Ok(session) => session,
+    let (session, expired_now) = match gateway.expire_checkout_session(session_id, &key).await {
+        Ok(session) => (session, true),
         Err(GatewayError::SessionNotOpen(_)) => {
             match gateway.retrieve_checkout_session(session_id).await {
-                Ok(session) => session,
-                Err(e) => return StripeSide::Unreachable(e),
+                Ok(session) => (session, false),
+                Err(e) => return (StripeSide::Unreachable(e), false),
             }
         }
-        Err(GatewayError::NotFound(_)) => return StripeSide::Closed(None),
-        Err(e) => return StripeSide::Unreachable(e),
+        Err(GatewayError::NotFound(_)) => return (StripeSide::Closed(None), false),
+        Err(e) => return (StripeSide::Unreachable(e), false),
     };
     if session.is_paid() {
-        return StripeSide::Paid(session);
+        return (StripeSide::Paid(session), false);
     }
     cancel_intent_if_cancelable(gateway, payment, &session).await;
-    StripeSide::Closed(Some(session))
+    (StripeSide::Closed(Some(session)), expired_now)
 }
 
 /// An authorised-but-uncaptured intent would hold the customer's money;

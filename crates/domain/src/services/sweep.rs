@@ -437,7 +437,8 @@ async fn report_action(
     dry_run: bool,
 ) -> Result<(), DomainError> {
     if item.action == "error" {
-        tracing::warn!(target: "payments", payment_id = ?item.payment_id, event_id = ?item.event_id,
+        tracing::warn!(target: "payments", payment_id = item.payment_id.map(tracing::field::display),
+            event_id = item.event_id.as_deref(),
             detail = %item.detail, "sweep could not reconcile");
     }
     if let Some(run_id) = report.run_id.filter(|_| !dry_run) {

@@ -1,9 +1,18 @@
 use crate::helpers::{Ctx, user_actor};
+use async_trait::async_trait;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use domain::DomainError;
-use domain::audit::{self, Entity};
-use domain::gateway::SessionStatus;
-use domain::services::cancel_payment;
+use domain::audit::{self, Actor, AuditSource, Entity};
+use domain::gateway::{
+    CheckoutSession, GatewayError, NewCheckoutSession, PaymentIntent, Refund, SessionStatus,
+    StripeGateway, StripeIdempotencyKey,
+};
+use domain::models::payment::Payment;
+use domain::services::{cancel_payment, handle_session_expired};
+use domain::testing::FakeStripe;
 use domain::{OrderStatus, PaymentStatus};
+use std::sync::Arc;
+use time::OffsetDateTime;
 
 #[tokio::test]
 async fn cancel_releases_stock_and_expires_the_stripe_session() {
@@ -192,4 +201,116 @@ async fn cart_coupon(conn: &mut diesel_async::AsyncPgConnection, ctx: &Ctx) -> O
         .await
         .unwrap()
         .map(|c| c.0)
+}
+
+/// Stripe as seen when its `checkout.session.expired` webhook is
+/// delivered and processed before the expire call even returns: the
+/// webhook's release commits first.
+struct WebhookWinsTheRace {
+    inner: Arc<FakeStripe>,
+    db: String,
+}
+
+#[async_trait]
+impl StripeGateway for WebhookWinsTheRace {
+    async fn create_checkout_session(
+        &self,
+        session: &NewCheckoutSession,
+        key: &StripeIdempotencyKey,
+    ) -> Result<CheckoutSession, GatewayError> {
+        self.inner.create_checkout_session(session, key).await
+    }
+
+    async fn retrieve_checkout_session(&self, id: &str) -> Result<CheckoutSession, GatewayError> {
+        self.inner.retrieve_checkout_session(id).await
+    }
+
+    async fn list_checkout_sessions(
+        &self,
+        status: SessionStatus,
+        created_after: OffsetDateTime,
+    ) -> Result<Vec<CheckoutSession>, GatewayError> {
+        self.inner
+            .list_checkout_sessions(status, created_after)
+            .await
+    }
+
+    async fn expire_checkout_session(
+        &self,
+        id: &str,
+        key: &StripeIdempotencyKey,
+    ) -> Result<CheckoutSession, GatewayError> {
+        let session = self.inner.expire_checkout_session(id, key).await?;
+        let mut conn = AsyncPgConnection::establish(&self.db).await.expect("db");
+        let payment = session.payment_id.expect("metadata names the payment");
+        let webhook = Actor::new(AuditSource::Webhook, "evt_expired");
+        handle_session_expired(&mut conn, self.inner.as_ref(), &session.id, &webhook)
+            .await
+            .expect("the webhook's job cancels");
+        assert_eq!(
+            Payment::find(&mut conn, payment)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            PaymentStatus::Cancelled
+        );
+        Ok(session)
+    }
+
+    async fn retrieve_payment_intent(&self, id: &str) -> Result<PaymentIntent, GatewayError> {
+        self.inner.retrieve_payment_intent(id).await
+    }
+
+    async fn cancel_payment_intent(
+        &self,
+        id: &str,
+        key: &StripeIdempotencyKey,
+    ) -> Result<PaymentIntent, GatewayError> {
+        self.inner.cancel_payment_intent(id, key).await
+    }
+
+    async fn create_refund(
+        &self,
+        payment_intent_id: &str,
+        amount_minor: Option<i64>,
+        key: &StripeIdempotencyKey,
+    ) -> Result<Refund, GatewayError> {
+        self.inner
+            .create_refund(payment_intent_id, amount_minor, key)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_whose_own_expiry_webhook_releases_first_is_not_told_already_cancelled() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(2, None).await;
+    let stripe = WebhookWinsTheRace {
+        inner: ctx.stripe.clone(),
+        db: ctx.db.url().to_owned(),
+    };
+
+    let outcome = cancel_payment(
+        &mut *ctx.db.conn().await,
+        &stripe,
+        payment.id,
+        &user_actor(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(outcome.payment.status, PaymentStatus::Cancelled);
+    assert!(
+        !outcome.already_cancelled,
+        "the caller asked to cancel an open payment, and it is cancelled"
+    );
+    assert!(outcome.released.stock.is_empty(), "the webhook released it");
+    assert_eq!(ctx.units_sold(ctx.fx.product).await, 0);
+    let mut conn = ctx.db.conn().await;
+    let history = audit::history(&mut conn, Entity::Payment(payment.id.0))
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "one transition: the webhook's");
+    ctx.assert_invariants().await;
 }

@@ -9,6 +9,9 @@ use clap::Args;
 use serde::Serialize;
 use std::time::Duration;
 
+/// Characters of a failed answer's body shown on the one error line.
+const BODY_SHOWN: usize = 300;
+
 #[derive(Debug, Clone, Args)]
 pub struct Opts {
     /// The URL to GET, e.g. http://127.0.0.1:8000/readyz.
@@ -37,7 +40,18 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Answer> {
         .await
         .map_err(|e| anyhow::anyhow!("GET {} failed: {}", opts.url, describe(&e)))?;
     let status = response.status();
-    anyhow::ensure!(status.is_success(), "GET {} answered {status}", opts.url);
+    if !status.is_success() {
+        // The services' health answers name what is down.
+        let body = response.text().await.unwrap_or_default();
+        let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let body: String = body.chars().take(BODY_SHOWN).collect();
+        let said = if body.is_empty() {
+            body
+        } else {
+            format!(": {body}")
+        };
+        anyhow::bail!("GET {} answered {status}{said}", opts.url);
+    }
     Ok(Answer {
         url: opts.url.clone(),
         status: status.as_u16(),

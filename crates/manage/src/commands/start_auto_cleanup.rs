@@ -128,7 +128,7 @@ pub async fn run(
         Some(worker::ensure_chain_with(queue, conn, request).await?)
     };
     if let Some(result) = &result {
-        tracing::info!(target: "payments", task_id = result.task_id(), ?plan,
+        tracing::info!(target: "payments", task_id = result.task_id(), result = result.result(),
             "start_auto_cleanup: sweep chain ensured");
     }
     Ok(Outcome {

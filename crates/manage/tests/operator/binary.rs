@@ -39,14 +39,20 @@ fn json(output: &Output) -> serde_json::Value {
 
 /// A one-shot HTTP server answering `status_line` on a free port.
 fn http_server(status_line: &'static str) -> String {
+    http_server_answering(status_line, "")
+}
+
+fn http_server_answering(status_line: &'static str, body: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/readyz", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         if let Ok((mut stream, _)) = listener.accept() {
             let mut request = [0u8; 1024];
             let _ = stream.read(&mut request);
-            let reply =
-                format!("HTTP/1.1 {status_line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let length = body.len();
+            let reply = format!(
+                "HTTP/1.1 {status_line}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+            );
             let _ = stream.write_all(reply.as_bytes());
         }
     });
@@ -171,16 +177,20 @@ async fn binary_check_http_passes_on_2xx_and_fails_with_one_line_otherwise() {
     let ok = manage(&env, &["check_http", &http_server("200 OK")]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
 
+    // The worker's health answer names what is down: the one line says it.
+    let degraded = r#"{"database":"Timed out in bb8","redis":"ok","status":"degraded"}"#;
     let unavailable = manage(
         &env,
-        &["check_http", &http_server("503 Service Unavailable")],
+        &[
+            "check_http",
+            &http_server_answering("503 Service Unavailable", degraded),
+        ],
     );
     assert_eq!(unavailable.status.code(), Some(1));
-    assert!(
-        stderr(&unavailable).contains("answered 503"),
-        "{}",
-        stderr(&unavailable)
-    );
+    let reason = stderr(&unavailable);
+    assert_eq!(reason.lines().count(), 1, "{reason}");
+    assert!(reason.contains("answered 503"), "{reason}");
+    assert!(reason.contains(degraded), "{reason}");
 
     let closed = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -11,6 +11,7 @@ use domain::models::sweep_run::SweepRun;
 use serde::Serialize;
 use std::time::Duration;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// How long after seeding a chain's first link may still be missing.
 const SEEDING_SECS: i64 = 5;
@@ -136,10 +137,14 @@ pub async fn chain_status(
 /// One check of the dead-man switch: re-seed the chain when it is missing,
 /// lost or overdue. Returns what was found (and repaired).
 pub async fn deadman_check(ctx: &AppContext) -> Result<ChainHealth, WorkerError> {
-    let mut db = ctx.pool.get().await?;
-    let status = chain_status(&ctx.queue, &mut db, ctx.config.chain.overdue_grace).await?;
+    let read = async {
+        let mut db = ctx.pool.get().await?;
+        let status = chain_status(&ctx.queue, &mut db, ctx.config.chain.overdue_grace).await?;
+        Ok::<_, WorkerError>((db, status))
+    };
+    let (mut db, status) = read.await.inspect_err(|_| m::chain_unknown())?;
     m::chain_heartbeat(
-        status.heartbeat_age_secs.map_or(-1.0, |s| s as f64),
+        status.heartbeat_age_secs,
         status.health == ChainHealth::Healthy,
     );
     if status.health == ChainHealth::Healthy {
@@ -153,7 +158,8 @@ pub async fn deadman_check(ctx: &AppContext) -> Result<ChainHealth, WorkerError>
     if !matches!(seeded, ChainEnsured::AlreadyRunning { .. }) {
         m::chain_reseeded(status.health.reason());
         tracing::warn!(target: "payments", health = status.health.reason(),
-            previous_task = ?status.task_id, next_run_at = ?status.next_run_at,
+            previous_task = status.task_id.as_deref(),
+            next_run_at = status.next_run_at.and_then(|at| at.format(&Rfc3339).ok()),
             new_task = seeded.task_id(),
             "dead-man switch: the sweep chain was {}; re-seeded it", status.health.reason());
     }

@@ -90,6 +90,15 @@ pub enum ChainEnsured {
 }
 
 impl ChainEnsured {
+    /// Its `result` in JSON.
+    pub fn result(&self) -> &'static str {
+        match self {
+            ChainEnsured::Started { .. } => "started",
+            ChainEnsured::AlreadyRunning { .. } => "already_running",
+            ChainEnsured::Replaced { .. } => "replaced",
+        }
+    }
+
     pub fn task_id(&self) -> &str {
         match self {
             ChainEnsured::Started { task_id, .. }

@@ -118,7 +118,7 @@ async fn run_link(
             .await
             .map_err(transient)?;
     }
-    tracing::info!(target: "payments", token, outcome, next_task = ?next,
+    tracing::info!(target: "payments", token, outcome, next_task = next.as_deref(),
         next_in_secs = delay.as_secs(), "sweep chain link done");
     match result {
         Ok(report) => Ok(json!({

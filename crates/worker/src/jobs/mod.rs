@@ -73,6 +73,7 @@ pub(crate) async fn process_event(ctx: &AppContext, event_id: &str) -> Result<Va
     )
     .await?;
     tracing::info!(target: "payments", event_id, event_type = %outcome.event_type,
-        action = %outcome.action, payment_id = ?outcome.payment_id, "stripe event processed");
+        action = %outcome.action, payment_id = outcome.payment_id.map(tracing::field::display),
+        "stripe event processed");
     serde_json::to_value(&outcome).map_err(|e| JobError::Permanent(e.to_string()))
 }

@@ -305,6 +305,7 @@ async fn duplicate_delivery_changes_nothing_the_second_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn transient_failures_retry_with_backoff_and_stop_at_our_cap_not_apalis_25() {
+    worker::metrics::install();
     let env = TestEnv::new().await;
     let worker = env.start_worker().await;
     // A completed session the service does not know: UnknownSession is
@@ -335,8 +336,24 @@ async fn transient_failures_retry_with_backoff_and_stop_at_our_cap_not_apalis_25
             .error
             .as_deref()
             .unwrap_or("")
-            .contains("gave up after 3 attempts")
+            .contains("after 3 attempts the stored event is left to the sweep"),
+        "{record:?}"
     );
+    // The sweep keeps retrying such an event: not a failure to alert on.
+    let metrics = worker::metrics::install().render();
+    let counted = |outcome: &str| {
+        let series = format!(
+            r#"payments_jobs_total{{job="checkout_session_completed",outcome="{outcome}"}}"#
+        );
+        metrics.lines().find_map(|line| {
+            line.strip_prefix(series.as_str())?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    assert_eq!(counted("waiting"), Some(1.0), "{metrics}");
+    assert_eq!(counted("failure"), Some(0.0), "{metrics}");
     // apalis holds no retry of its own: the last task is dead (Killed),
     // the earlier ones done, and nothing is scheduled.
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -380,6 +380,26 @@ async fn with_log_format_json_the_binary_logs_flat_json_lines() {
             "{message:?} in {logs}"
         );
     }
+    // A job's lines name its task, at the default level, so an operator
+    // can go from `task_status` to the logs.
+    let transition = lines
+        .iter()
+        .find(|line| line["message"] == "payment transition")
+        .expect("a transition line");
+    assert_eq!(transition["span"]["task_id"], id.as_str(), "{transition:?}");
+    assert_eq!(
+        transition["span"]["payment_id"],
+        payment.id.to_string(),
+        "{transition:?}"
+    );
+    // Values are plain, never Rust's debug text (`Some(…)`, `None`).
+    let debug_text: Vec<_> = lines
+        .iter()
+        .flat_map(|line| line.values())
+        .filter_map(|value| value.as_str())
+        .filter(|text| text.starts_with("Some(") || *text == "None")
+        .collect();
+    assert!(debug_text.is_empty(), "{debug_text:?} in {logs}");
 }
 
 #[test]
