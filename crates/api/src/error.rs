@@ -247,6 +247,9 @@ impl<T> OrApi<T> for Result<T, GatewayError> {
     }
 }
 
+/// Seconds a client is asked to wait after a 503.
+const RETRY_AFTER_SECS: &str = "5";
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status()
@@ -259,6 +262,14 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status());
         if self.status() == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Token")));
+        }
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            // A dependency is down (Redis, PostgreSQL, Stripe); clients and
+            // proxies that honour it wait instead of hammering.
+            response.insert_header((
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            ));
         }
         response.json(self.body())
     }

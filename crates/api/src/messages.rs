@@ -73,6 +73,7 @@ messages! {
     TASK_STARTED => "Tarea en progreso", "Task in progress";
     TASK_RETRY => "Tarea en reintento", "Task being retried";
     TASK_SUCCESS => "Tarea completada exitosamente", "Task completed successfully";
+    TASK_SUCCESS_WITH_ERRORS => "Tarea completada con errores", "Task completed with errors";
     TASK_FAILURE => "La tarea falló", "Task failed";
     SYNC_EXPIRED => "La sesión ha expirado y se está procesando la cancelación", "The session has expired and the cancellation is being processed";
     SYNC_COMPLETED => "El pago se completó en Stripe y se ha registrado", "The payment was completed in Stripe and has been recorded";

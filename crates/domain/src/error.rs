@@ -87,7 +87,7 @@ fn server_ended_session(message: &str) -> bool {
 
 impl From<diesel_async::pooled_connection::bb8::RunError> for DomainError {
     fn from(e: diesel_async::pooled_connection::bb8::RunError) -> Self {
-        DomainError::DatabaseUnavailable(e.to_string())
+        DomainError::DatabaseUnavailable(crate::db::unavailable_reason(&e))
     }
 }
 

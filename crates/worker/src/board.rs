@@ -205,7 +205,7 @@ async fn healthz(ctx: Ctx) -> HttpResponse {
             drop(conn);
             Ok(())
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(domain::db::unavailable_reason(&e)),
     };
     let body = json!({
         "status": if redis.is_ok() && db.is_ok() { "ok" } else { "degraded" },

@@ -29,6 +29,6 @@ pub enum WorkerError {
 
 impl From<diesel_async::pooled_connection::bb8::RunError> for WorkerError {
     fn from(e: diesel_async::pooled_connection::bb8::RunError) -> Self {
-        WorkerError::DatabaseUnavailable(e.to_string())
+        WorkerError::DatabaseUnavailable(domain::db::unavailable_reason(&e))
     }
 }

@@ -60,7 +60,10 @@ impl From<DomainError> for JobError {
 
 impl From<diesel_async::pooled_connection::bb8::RunError> for JobError {
     fn from(e: diesel_async::pooled_connection::bb8::RunError) -> Self {
-        JobError::Transient(format!("database unavailable: {e}"))
+        JobError::Transient(format!(
+            "database unavailable: {}",
+            domain::db::unavailable_reason(&e)
+        ))
     }
 }
 

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 use std::time::Duration;
+use worker::queue::QueueError;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -18,7 +19,11 @@ pub async fn healthz() -> HttpResponse {
 
 async fn postgres(state: &AppState) -> Result<(), String> {
     let check = async {
-        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = state
+            .pool
+            .get()
+            .await
+            .map_err(|e| domain::db::unavailable_reason(&e))?;
         diesel::sql_query("SELECT 1")
             .execute(&mut conn)
             .await
@@ -27,12 +32,16 @@ async fn postgres(state: &AppState) -> Result<(), String> {
     };
     tokio::time::timeout(CHECK_TIMEOUT, check)
         .await
-        .unwrap_or_else(|_| Err("timed out".into()))
+        .unwrap_or_else(|_| Err(domain::db::timed_out_reason()))
 }
 
 async fn redis(state: &AppState) -> Result<(), String> {
     match tokio::time::timeout(CHECK_TIMEOUT, state.queue.ping()).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
+        // The reason alone: "Redis" is already the check's name.
+        Ok(result) => result.map_err(|e| match e {
+            QueueError::Unavailable(reason) => reason,
+            other => other.to_string(),
+        }),
         Err(_) => Err("timed out".into()),
     }
 }

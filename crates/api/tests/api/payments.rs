@@ -366,6 +366,8 @@ async fn sync_status_is_503_when_redis_is_down() {
         .unwrap();
     let response = app.sync_status(&browser, &id_of(&checkout)).await;
     assert_eq!(response.status(), 503);
+    // When to try again, as for a 429.
+    assert_eq!(response.headers()["retry-after"], "5");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["detail"], "Cola de tareas no disponible");
 }

@@ -135,6 +135,30 @@ async fn task_status_shows_the_result_of_a_finished_task() {
 }
 
 #[tokio::test]
+async fn a_sweep_that_could_not_reconcile_everything_is_not_called_successful() {
+    let app = spawn_app().await;
+    let boss = app.create_user("boss@example.com", true).await;
+    let boss = app.browser(&boss).await;
+    let task_id = enqueued_by(&app, &boss).await;
+    let result = serde_json::json!({ "trigger": "oneoff", "outcome": "error",
+                                     "report": { "errors": 1 } });
+    domain::models::task::TaskRecord::transition(
+        &mut *app.db.conn().await,
+        &task_id,
+        domain::models::task::TaskState::Success,
+        1,
+        Some(&result),
+        None,
+    )
+    .await
+    .unwrap();
+    let task: Value = app.task_status(&boss, &task_id).await.json().await.unwrap();
+    assert_eq!(task["status"], "SUCCESS");
+    assert_eq!(task["result"], result);
+    assert_eq!(task["message"], "Tarea completada con errores");
+}
+
+#[tokio::test]
 async fn test_cancellation_lists_open_payments_for_staff_only_in_production() {
     let app = spawn_app().await;
     let ana = app.create_user("ana@example.com", false).await;

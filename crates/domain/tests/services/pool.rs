@@ -57,3 +57,24 @@ async fn wait_until_gone(db: &TestDatabase, pid: i32) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_pool_that_cannot_connect_says_why_not_only_that_it_timed_out() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let pool = db::pool(
+        &format!("postgres://postgres@127.0.0.1:{port}/nowhere"),
+        2,
+        Duration::from_millis(500),
+    );
+
+    let error = pool.get().await.err().expect("no database there");
+    let reason = db::unavailable_reason(&error);
+
+    assert!(
+        reason.starts_with("timed out waiting for a connection"),
+        "{reason}"
+    );
+    assert!(reason.to_lowercase().contains("refused"), "{reason}");
+}

@@ -108,7 +108,9 @@ pub fn print(report: &SweepReport, json: bool) -> anyhow::Result<()> {
     }
     match report.run_id {
         Some(id) => println!("Recorded as sweep run {id}."),
-        None => println!("Dry run: nothing was changed or recorded."),
+        None => println!(
+            "Dry run: nothing was changed and no run was recorded; Stripe was only read (its reads are in stripe_calls)."
+        ),
     }
     Ok(())
 }

@@ -35,11 +35,21 @@ pub struct TaskQuery {
     pub task_id: Option<String>,
 }
 
-fn message(state: TaskState) -> Msg {
-    match state {
+fn message(record: &TaskRecord) -> Msg {
+    match record.state() {
         TaskState::Pending => messages::TASK_PENDING,
         TaskState::Started => messages::TASK_STARTED,
         TaskState::Retry => messages::TASK_RETRY,
+        // A sweep that ran to the end but could not reconcile everything
+        // (its `errors` are in the result) is not "successful" to a reader.
+        TaskState::Success
+            if record
+                .result
+                .as_ref()
+                .is_some_and(|r| r["outcome"] == "error") =>
+        {
+            messages::TASK_SUCCESS_WITH_ERRORS
+        }
         TaskState::Success => messages::TASK_SUCCESS,
         TaskState::Failure => messages::TASK_FAILURE,
     }
@@ -87,7 +97,7 @@ pub async fn get_task_status(
         status: task_state.as_str(),
         ready: task_state.is_ready(),
         result: result(&record),
-        message: message(task_state).get(lang),
+        message: message(&record).get(lang),
         attempts: record.attempts,
         task_id: record.id,
     }))
