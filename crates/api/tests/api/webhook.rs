@@ -250,9 +250,11 @@ async fn an_oversized_webhook_is_413() {
 async fn stored_but_never_enqueued(app: &TestApp, payload: &Value) {
     let id = payload["id"].as_str().unwrap();
     let kind = payload["type"].as_str().unwrap();
-    StoredEvent::store(&mut *app.db.conn().await, id, kind, payload)
+    let mut conn = app.db.conn().await;
+    StoredEvent::store(&mut conn, id, kind, payload)
         .await
         .unwrap();
+    StoredEvent::release_enqueue(&mut conn, id).await.unwrap();
 }
 
 #[tokio::test]

@@ -32,11 +32,14 @@ impl StoredEvent {
         event_type: &str,
         payload: &serde_json::Value,
     ) -> QueryResult<Stored> {
+        // The first delivery holds the enqueue claim from its insert: no
+        // extra statement on the webhook's hot path.
         let inserted = diesel::insert_into(stripe_events::table)
             .values((
                 stripe_events::id.eq(id),
                 stripe_events::event_type.eq(event_type),
                 stripe_events::payload.eq(payload),
+                stripe_events::enqueued_at.eq(OffsetDateTime::now_utc()),
             ))
             .on_conflict_do_nothing()
             .execute(conn)
@@ -54,10 +57,11 @@ impl StoredEvent {
         })
     }
 
-    /// Claims the enqueueing of the event's job: `true` for exactly one
-    /// caller, while the event is unprocessed and no job was enqueued for
-    /// it. Concurrent deliveries race on this one conditional UPDATE, so
-    /// they enqueue one job between them.
+    /// Claims, for a redelivery, the enqueueing of the event's job: `true`
+    /// for exactly one caller, while the event is unprocessed and no job
+    /// was enqueued for it (the first delivery claims it by storing it).
+    /// Concurrent deliveries race on this one conditional UPDATE, so they
+    /// enqueue one job between them.
     pub async fn claim_enqueue(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<bool> {
         diesel::update(
             stripe_events::table

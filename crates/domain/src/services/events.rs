@@ -213,6 +213,45 @@ async fn charge_refunded(
     Ok(outcome(event, Some(&payment), "refunded"))
 }
 
+/// Whether the payment `event` is about is known here, as processing it
+/// would find it: a dry run predicts `event_waiting` when it is not.
+/// Events about no payment count as known (they are processed, ignored).
+pub async fn knows_payment_of(
+    conn: &mut AsyncPgConnection,
+    event: &StripeEvent,
+) -> Result<bool, DomainError> {
+    let found = match &event.kind {
+        StripeEventKind::SessionCompleted(session)
+        | StripeEventKind::SessionAsyncPaymentSucceeded(session)
+        | StripeEventKind::SessionAsyncPaymentFailed(session) => {
+            payment_for_session(conn, session).await.map(drop)
+        }
+        StripeEventKind::SessionExpired(session) => {
+            return Ok(Payment::find_by_session(conn, &session.id).await?.is_some());
+        }
+        StripeEventKind::PaymentIntentFailed {
+            payment_intent_id,
+            payment_id,
+            ..
+        } => payment_for_intent(conn, *payment_id, payment_intent_id)
+            .await
+            .map(drop),
+        StripeEventKind::ChargeRefunded(RefundedCharge {
+            payment_intent_id: Some(intent),
+            amount_refunded_minor,
+            ..
+        }) if *amount_refunded_minor > 0 => payment_for_intent(conn, None, intent).await.map(drop),
+        StripeEventKind::PaymentIntentCanceled { .. }
+        | StripeEventKind::ChargeRefunded(_)
+        | StripeEventKind::Ignored => Ok(()),
+    };
+    match found {
+        Ok(()) => Ok(true),
+        Err(DomainError::UnknownSession(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Processes a stored event by id (the webhook jobs and the sweep call
 /// this). An event already processed is not processed again; a failure is
 /// counted on the event and returned so the caller can retry.

@@ -5,7 +5,7 @@
 
 use super::cancel::release;
 use super::complete::{CompletionAction, complete_payment};
-use super::events::{EventParser, process_stored_event};
+use super::events::{EventParser, knows_payment_of, process_stored_event};
 use super::stripe_side::{StripeSide, close_session};
 use crate::audit::{Actor, AuditSource};
 use crate::db::DbPool;
@@ -398,12 +398,7 @@ async fn sweep_steps(
         StoredEvent::unprocessed(conn, OffsetDateTime::now_utc() - grace, opts.batch_limit).await?
     {
         let item = if opts.dry_run {
-            SweepAction {
-                payment_id: None,
-                event_id: Some(event.id.clone()),
-                action: "would_event_processed".into(),
-                detail: json!({ "event_type": event.event_type }),
-            }
+            predict_event(conn, parser, &event).await?
         } else {
             match process_stored_event(conn, gateway, parser, &event.id).await {
                 Ok(outcome) => SweepAction {
@@ -428,6 +423,36 @@ async fn sweep_steps(
         report_action(conn, report, item, opts.dry_run).await?;
     }
     Ok(())
+}
+
+/// What processing a stored event would do, without doing it: processed,
+/// or waiting when the payment it is about is not known here.
+async fn predict_event(
+    conn: &mut AsyncPgConnection,
+    parser: &dyn EventParser,
+    event: &StoredEvent,
+) -> Result<SweepAction, DomainError> {
+    let raw = serde_json::to_vec(&event.payload).unwrap_or_default();
+    let (name, detail) = match parser.parse(&raw) {
+        Ok(parsed) if knows_payment_of(conn, &parsed).await? => (
+            "would_event_processed",
+            json!({ "event_type": event.event_type }),
+        ),
+        Ok(_) => (
+            "would_event_waiting",
+            json!({ "event_type": event.event_type, "attempts": event.attempts }),
+        ),
+        Err(e) => (
+            "would_error",
+            json!({ "event_type": event.event_type, "error": format!("unreadable event: {e}") }),
+        ),
+    };
+    Ok(SweepAction {
+        payment_id: None,
+        event_id: Some(event.id.clone()),
+        action: name.into(),
+        detail,
+    })
 }
 
 async fn report_action(

@@ -292,6 +292,17 @@ async fn store_old_expiry_event(ctx: &Ctx, event_id: &str, session_id: &str) {
 async fn an_event_for_a_session_unknown_here_waits_without_failing_the_sweep() {
     let ctx = Ctx::new(10).await;
     store_old_expiry_event(&ctx, "evt_foreign", "cs_test_another_integration").await;
+    let mut opts = domain::services::SweepOptions::new(domain::jobs::SweepTrigger::Oneoff);
+    opts.dry_run = true;
+    let predicted =
+        domain::services::run_sweep(ctx.db.pool(), ctx.stripe.as_ref(), &TestParser, &opts, None)
+            .await
+            .unwrap();
+    assert_eq!(
+        (predicted.events_waiting, predicted.events_processed),
+        (1, 0),
+        "the dry run predicts the wait: {predicted:?}"
+    );
 
     let opts = domain::services::SweepOptions::new(domain::jobs::SweepTrigger::Oneoff);
     let report =

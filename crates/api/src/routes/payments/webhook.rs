@@ -102,9 +102,12 @@ pub async fn post_webhook(
     // A redelivery of an event whose job never reached Redis enqueues it
     // now rather than leaving it to the next sweep; the claim makes one
     // delivery do it, and never for an event already processed.
-    if !matches!(stored, Stored::Duplicate { processed: true })
-        && claim_enqueue(&mut conn, &event_id).await
-    {
+    let claimed = match stored {
+        Stored::New => true,
+        Stored::Duplicate { processed: false } => claim_enqueue(&mut conn, &event_id).await,
+        Stored::Duplicate { processed: true } => false,
+    };
+    if claimed {
         enqueue_job(&state, &mut conn, &event_id, &event_type, &payload).await;
     }
     Ok(HttpResponse::Ok().json(WebhookAck {
