@@ -367,17 +367,14 @@ pub async fn reject_unreadable(
 ) -> Result<Value, BoxDynError> {
     let message = format!("unreadable job payload on {queue}: {error}");
     tracing::error!(target: "payments", task_id = %task.task_id, error = %message, "task rejected");
-    record(
+    end_failed(
         ctx,
-        &task.record_id,
-        TaskState::Failure,
-        task.attempt,
-        None,
-        Some(&message),
+        task,
+        message,
+        ("unreadable", "failure"),
+        Duration::ZERO,
     )
-    .await;
-    m::job_finished("unreadable", "failure", Duration::ZERO);
-    Err(Box::new(AbortError::new(message)))
+    .await
 }
 
 /// An event whose session is still unknown after every attempt: the task
@@ -396,17 +393,8 @@ async fn hand_to_sweep<T>(
     );
     tracing::warn!(target: "payments", task_id = %task.task_id, job = info.job_name,
         attempt = task.attempt, error, "event for an unknown session left to the sweep");
-    record(
-        ctx,
-        &task.record_id,
-        TaskState::Failure,
-        task.attempt,
-        None,
-        Some(&message),
-    )
-    .await;
-    m::job_finished(info.job_name, "waiting", started.elapsed());
-    Err(Box::new(AbortError::new(message)))
+    let counted = (info.job_name, "waiting");
+    end_failed(ctx, task, message, counted, started.elapsed()).await
 }
 
 async fn fail<T>(
@@ -418,17 +406,30 @@ async fn fail<T>(
     let task = info.task;
     tracing::error!(target: "payments", task_id = %task.task_id, job = info.job_name,
         attempt = task.attempt, error, "task failed");
+    let counted = (info.job_name, "failure");
+    end_failed(ctx, task, error.to_owned(), counted, started.elapsed()).await
+}
+
+/// Records the task FAILURE with `message`, counts it as `(job, outcome)`
+/// and tells apalis not to run it again.
+async fn end_failed(
+    ctx: &AppContext,
+    task: &TaskRef,
+    message: String,
+    (job, outcome): (&'static str, &'static str),
+    took: Duration,
+) -> Result<Value, BoxDynError> {
     record(
         ctx,
         &task.record_id,
         TaskState::Failure,
         task.attempt,
         None,
-        Some(error),
+        Some(&message),
     )
     .await;
-    m::job_finished(info.job_name, "failure", started.elapsed());
-    Err(Box::new(AbortError::new(error.to_owned())))
+    m::job_finished(job, outcome, took);
+    Err(Box::new(AbortError::new(message)))
 }
 
 #[cfg(test)]
