@@ -64,7 +64,7 @@ pub async fn complete_payment(
                 .ok_or(DomainError::PaymentNotFound(payment_id))?;
             if !payment.owns_session(&session.id) {
                 tracing::warn!(target: "payments", payment_id = %payment_id,
-                    session_id = %session.id, stored_session_id = ?payment.stripe_session_id,
+                    session_id = %session.id, stored_session_id = payment.stripe_session_id.as_deref(),
                     "completion for a session that is not the payment's own; nothing changed");
                 return Ok((CompletionAction::ForeignSession, None));
             }

@@ -54,8 +54,8 @@ const FOREIGN: &str = "foreign_session";
 fn warn_foreign(event: &StripeEvent, payment: &Payment, object_id: &str) {
     tracing::warn!(target: "payments", event_id = %event.id, event_type = %event.event_type,
         payment_id = %payment.id, stripe_object = %object_id,
-        stored_session_id = ?payment.stripe_session_id,
-        stored_payment_intent_id = ?payment.stripe_payment_intent_id,
+        stored_session_id = payment.stripe_session_id.as_deref(),
+        stored_payment_intent_id = payment.stripe_payment_intent_id.as_deref(),
         "event for a Stripe object that is not the payment's own; nothing changed");
 }
 
