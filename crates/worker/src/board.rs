@@ -108,6 +108,10 @@ pub struct Overview {
     pub workers: Vec<WorkerInfo>,
     pub chain: Option<ChainStatus>,
     pub recent_tasks: Vec<TaskView>,
+    /// Why the chain and the recent tasks are missing: PostgreSQL is down
+    /// (the queues and workers, read from Redis, are still shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_error: Option<String>,
 }
 
 /// Queue depths and workers, read from apalis-redis's keys.
@@ -181,19 +185,31 @@ pub async fn recent_tasks(ctx: &AppContext, limit: i64) -> Result<Vec<TaskView>,
     Ok(rows.into_iter().map(TaskView::from).collect())
 }
 
+/// What the board shows. Redis is its source: without it, an error. Without
+/// PostgreSQL it still shows the queues and workers, which an operator
+/// needs most during a database outage, and says why the rest is missing.
 pub async fn overview(ctx: &AppContext) -> Result<Overview, WorkerError> {
     let (queues, workers) = queues_and_workers(ctx).await?;
-    let mut db = ctx.pool.get().await?;
-    let chain = chain::chain_status(&ctx.queue, &mut db, ctx.config.chain.overdue_grace)
+    let mut overview = Overview {
+        queues,
+        workers,
+        chain: None,
+        recent_tasks: Vec::new(),
+        database_error: None,
+    };
+    let mut db = match ctx.pool.get().await {
+        Ok(db) => db,
+        Err(e) => {
+            overview.database_error = Some(domain::db::unavailable_reason(&e));
+            return Ok(overview);
+        }
+    };
+    overview.chain = chain::chain_status(&ctx.queue, &mut db, ctx.config.chain.overdue_grace)
         .await
         .ok();
     drop(db);
-    Ok(Overview {
-        queues,
-        workers,
-        chain,
-        recent_tasks: recent_tasks(ctx, 50).await?,
-    })
+    overview.recent_tasks = recent_tasks(ctx, 50).await?;
+    Ok(overview)
 }
 
 type Ctx = web::Data<Arc<AppContext>>;

@@ -31,6 +31,14 @@ pub fn render(o: &Overview) -> String {
          </head><body><h1>payments worker</h1><p><a href=\"/\">apalis-board</a> · \
          <a href=\"/ops/api/overview\">JSON</a> · <a href=\"/metrics\">metrics</a></p>",
     );
+    if let Some(e) = &o.database_error {
+        let _ = write!(
+            h,
+            "<p class=bad>PostgreSQL unavailable: {}. The sweep chain and the recent tasks \
+             cannot be read; the queues below come from Redis.</p>",
+            esc(e)
+        );
+    }
     h.push_str("<h2>Sweep chain</h2>");
     match &o.chain {
         Some(c) => {

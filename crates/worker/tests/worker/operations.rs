@@ -472,3 +472,27 @@ async fn a_worker_without_the_sweep_chain_still_exports_the_backlog_it_should_cl
     }
     worker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgresql_down_the_board_still_shows_the_queues_and_says_why_the_rest_is_missing() {
+    let env = TestEnv::new().await;
+    let closed = TcpListener::bind("127.0.0.1:0").expect("port");
+    let dead = format!(
+        "postgres://postgres@127.0.0.1:{}/nowhere",
+        closed.local_addr().expect("addr").port()
+    );
+    drop(closed);
+    let ctx = worker::context::AppContext::new(
+        env.config(),
+        domain::db::pool(&dead, 1, Duration::from_millis(500)),
+        std::sync::Arc::new(crate::support::stripe_client(env.emulator.base_url())),
+        env.queue.clone(),
+    );
+
+    let overview = worker::board::overview(&ctx).await.expect("Redis is up");
+
+    assert_eq!(overview.queues.len(), 2, "{overview:?}");
+    assert!(overview.chain.is_none());
+    let reason = overview.database_error.as_deref().unwrap_or_default();
+    assert!(reason.to_lowercase().contains("refused"), "{reason}");
+}
