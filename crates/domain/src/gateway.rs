@@ -230,7 +230,42 @@ pub enum GatewayError {
     Permanent(String),
 }
 
+/// Every name [`GatewayError::kind`] gives.
+pub const ERROR_KINDS: [&str; 6] = [
+    "not_found",
+    "session_not_open",
+    "transient",
+    "rate_limited",
+    "authentication",
+    "permanent",
+];
+
+/// The [`StripeGateway`] operations by name, as the Stripe-call log and
+/// the metrics label them.
+pub const OPERATIONS: [&str; 7] = [
+    "create_checkout_session",
+    "retrieve_checkout_session",
+    "list_checkout_sessions",
+    "expire_checkout_session",
+    "retrieve_payment_intent",
+    "cancel_payment_intent",
+    "create_refund",
+];
+
 impl GatewayError {
+    /// The error's class by name (one of [`ERROR_KINDS`]): the outcome of
+    /// a logged Stripe call, the `kind` of its metric.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GatewayError::NotFound(_) => "not_found",
+            GatewayError::SessionNotOpen(_) => "session_not_open",
+            GatewayError::Transient(_) => "transient",
+            GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::Authentication(_) => "authentication",
+            GatewayError::Permanent(_) => "permanent",
+        }
+    }
+
     /// Retrying later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -285,6 +320,20 @@ pub trait StripeGateway: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kinds_lists_every_kind() {
+        let errors = [
+            GatewayError::NotFound(String::new()),
+            GatewayError::SessionNotOpen(String::new()),
+            GatewayError::Transient(String::new()),
+            GatewayError::RateLimited { retry_after: None },
+            GatewayError::Authentication(String::new()),
+            GatewayError::Permanent(String::new()),
+        ];
+        let kinds: Vec<_> = errors.iter().map(GatewayError::kind).collect();
+        assert_eq!(kinds, ERROR_KINDS);
+    }
 
     #[test]
     fn idempotency_keys_are_stable_per_payment_and_action() {

@@ -29,17 +29,6 @@ struct Call<'a> {
     key: Option<&'a StripeIdempotencyKey>,
 }
 
-fn outcome_of(error: &GatewayError) -> &'static str {
-    match error {
-        GatewayError::NotFound(_) => "not_found",
-        GatewayError::SessionNotOpen(_) => "session_not_open",
-        GatewayError::Transient(_) => "transient",
-        GatewayError::RateLimited { .. } => "rate_limited",
-        GatewayError::Authentication(_) => "authentication",
-        GatewayError::Permanent(_) => "permanent",
-    }
-}
-
 impl RecordedGateway {
     pub fn new(inner: Arc<dyn StripeGateway>, pool: DbPool) -> Self {
         Self {
@@ -79,7 +68,11 @@ impl RecordedGateway {
                 .map(str::to_owned)
                 .or_else(|| result.as_ref().ok().and_then(&object_of)),
             idempotency_key: call.key.map(|k| k.as_str().to_owned()),
-            outcome: result.as_ref().err().map_or("ok", outcome_of).to_owned(),
+            outcome: result
+                .as_ref()
+                .err()
+                .map_or("ok", GatewayError::kind)
+                .to_owned(),
             error: result.as_ref().err().map(ToString::to_string),
             duration_ms: i32::try_from(took.as_millis()).unwrap_or(i32::MAX),
             created_at: OffsetDateTime::now_utc() - took,

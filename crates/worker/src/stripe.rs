@@ -25,23 +25,12 @@ impl MeteredGateway {
     }
 }
 
-/// Every `operation` label [`MeteredGateway`] gives (one per gateway method).
-pub const OPERATIONS: [&str; 7] = [
-    "create_checkout_session",
-    "retrieve_checkout_session",
-    "list_checkout_sessions",
-    "expire_checkout_session",
-    "retrieve_payment_intent",
-    "cancel_payment_intent",
-    "create_refund",
-];
-
 async fn observe<T>(
     operation: &'static str,
     call: impl Future<Output = Result<T, GatewayError>>,
 ) -> Result<T, GatewayError> {
     debug_assert!(
-        OPERATIONS.contains(&operation),
+        domain::gateway::OPERATIONS.contains(&operation),
         "{operation} not in OPERATIONS"
     );
     let started = Instant::now();
