@@ -96,11 +96,7 @@ async fn create_checkout_session_sends_lines_metadata_and_intent_metadata() {
 async fn retrieve_checkout_session_follows_payment() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let created = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
+    let (new, created) = created_session(&emulator, &client).await;
 
     let open = client.retrieve_checkout_session(&created.id).await.unwrap();
     assert_eq!(open, created);
@@ -214,11 +210,7 @@ async fn list_checkout_sessions_skips_sessions_created_before_the_bound() {
 async fn expire_checkout_session_expires_an_open_session_once() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
+    let (new, session) = created_session(&emulator, &client).await;
     let expire_key = key(new.payment_id, StripeAction::ExpireSession);
 
     let expired = client
@@ -241,11 +233,7 @@ async fn expire_checkout_session_expires_an_open_session_once() {
 async fn expire_on_a_completed_session_is_session_not_open() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
+    let (new, session) = created_session(&emulator, &client).await;
     emulator
         .pay_session(&session.id, PayOutcome::Succeed)
         .unwrap();
@@ -270,11 +258,7 @@ async fn expire_on_a_completed_session_is_session_not_open() {
 async fn expire_on_an_expired_session_is_session_not_open() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
+    let (new, session) = created_session(&emulator, &client).await;
     emulator.advance_clock(3600);
 
     let error = client
@@ -309,11 +293,7 @@ async fn expire_of_an_unknown_session_is_not_found() {
 async fn expire_retries_after_two_500s_with_the_same_idempotency_key() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
+    let (new, session) = created_session(&emulator, &client).await;
     let path = format!("/v1/checkout/sessions/{}/expire", session.id);
     emulator.inject_fault(fault(2, Some(500), &path));
 
@@ -378,11 +358,7 @@ async fn a_429_is_retried_after_the_retry_after_delay() {
         retry_after: Some(1),
         ..fault(1, Some(429), "/v1/checkout/sessions/")
     });
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
+    let (_, session) = created_session(&emulator, &client).await;
 
     let started = Instant::now();
     let retrieved = client.retrieve_checkout_session(&session.id).await.unwrap();
@@ -451,11 +427,7 @@ async fn a_timed_out_expire_is_retried_with_the_same_key_and_acts_once() {
     let mut config = config(emulator.base_url());
     config.timeout = Duration::from_millis(300);
     let client = StripeClient::new(&config).unwrap();
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
+    let (new, session) = created_session(&emulator, &client).await;
     let path = format!("/v1/checkout/sessions/{}/expire", session.id);
     emulator.inject_fault(Fault {
         delay_ms: 600,
@@ -520,20 +492,7 @@ async fn an_unreachable_api_is_transient() {
 async fn payment_intents_are_retrieved_and_cancelled() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
-    emulator
-        .pay_session(&session.id, PayOutcome::Decline)
-        .unwrap();
-    let intent_id = client
-        .retrieve_checkout_session(&session.id)
-        .await
-        .unwrap()
-        .payment_intent_id
-        .unwrap();
+    let (new, intent_id) = paid_intent(&emulator, &client, PayOutcome::Decline).await;
 
     let intent = client.retrieve_payment_intent(&intent_id).await.unwrap();
     assert_eq!(intent.status, "requires_payment_method");
@@ -564,20 +523,7 @@ async fn payment_intents_are_retrieved_and_cancelled() {
 async fn cancelling_a_succeeded_payment_intent_is_permanent() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
-    emulator
-        .pay_session(&session.id, PayOutcome::Succeed)
-        .unwrap();
-    let intent_id = client
-        .retrieve_checkout_session(&session.id)
-        .await
-        .unwrap()
-        .payment_intent_id
-        .unwrap();
+    let (new, intent_id) = paid_intent(&emulator, &client, PayOutcome::Succeed).await;
 
     let error = client
         .cancel_payment_intent(
@@ -604,20 +550,7 @@ fn issued(refund: Refund) -> IssuedRefund {
 async fn refunds_are_created_once_per_key() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
-    emulator
-        .pay_session(&session.id, PayOutcome::Succeed)
-        .unwrap();
-    let intent_id = client
-        .retrieve_checkout_session(&session.id)
-        .await
-        .unwrap()
-        .payment_intent_id
-        .unwrap();
+    let (new, intent_id) = paid_intent(&emulator, &client, PayOutcome::Succeed).await;
     let refund_key = key(new.payment_id, StripeAction::Refund);
 
     let refund = issued(
@@ -656,20 +589,7 @@ async fn refunds_are_created_once_per_key() {
 async fn a_charge_already_refunded_in_the_dashboard_answers_already_refunded() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
-    emulator
-        .pay_session(&session.id, PayOutcome::Succeed)
-        .unwrap();
-    let intent_id = client
-        .retrieve_checkout_session(&session.id)
-        .await
-        .unwrap()
-        .payment_intent_id
-        .unwrap();
+    let (new, intent_id) = paid_intent(&emulator, &client, PayOutcome::Succeed).await;
     // The dashboard refunds with a key of its own.
     let dashboard = key(domain::values::ids::PaymentId::new(), StripeAction::Refund);
     issued(
@@ -691,20 +611,7 @@ async fn a_charge_already_refunded_in_the_dashboard_answers_already_refunded() {
 async fn partial_refunds_and_unknown_intents() {
     let emulator = emulator().await;
     let client = client(&emulator);
-    let new = new_session(&emulator);
-    let session = client
-        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
-        .await
-        .unwrap();
-    emulator
-        .pay_session(&session.id, PayOutcome::Succeed)
-        .unwrap();
-    let intent_id = client
-        .retrieve_checkout_session(&session.id)
-        .await
-        .unwrap()
-        .payment_intent_id
-        .unwrap();
+    let (new, intent_id) = paid_intent(&emulator, &client, PayOutcome::Succeed).await;
 
     let partial = issued(
         client

@@ -2,13 +2,16 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use domain::gateway::{CheckoutLine, NewCheckoutSession, StripeAction, StripeIdempotencyKey};
+use domain::gateway::{
+    CheckoutLine, CheckoutSession, NewCheckoutSession, StripeAction, StripeGateway,
+    StripeIdempotencyKey,
+};
 use domain::values::ids::{OrderId, PaymentId};
 use domain::values::money::Currency;
 use secrecy::SecretString;
 use std::time::Duration;
 use stripe_client::{StripeClient, StripeConfig};
-use stripe_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use stripe_emulator::{Emulator, EmulatorConfig, EmulatorHandle, PayOutcome};
 use time::OffsetDateTime;
 
 pub async fn emulator() -> EmulatorHandle {
@@ -77,4 +80,36 @@ pub fn events_of(emulator: &EmulatorHandle, type_: &str) -> Vec<serde_json::Valu
         .into_iter()
         .filter(|e| e["type"] == type_)
         .collect()
+}
+
+/// A session created through the client, and what it was created from.
+pub async fn created_session(
+    emulator: &EmulatorHandle,
+    client: &StripeClient,
+) -> (NewCheckoutSession, CheckoutSession) {
+    let new = new_session(emulator);
+    let session = client
+        .create_checkout_session(&new, &key(new.payment_id, StripeAction::CreateSession))
+        .await
+        .expect("session created");
+    (new, session)
+}
+
+/// The PaymentIntent of a created session the buyer paid with `outcome`.
+pub async fn paid_intent(
+    emulator: &EmulatorHandle,
+    client: &StripeClient,
+    outcome: PayOutcome,
+) -> (NewCheckoutSession, String) {
+    let (new, session) = created_session(emulator, client).await;
+    emulator
+        .pay_session(&session.id, outcome)
+        .expect("session paid");
+    let intent_id = client
+        .retrieve_checkout_session(&session.id)
+        .await
+        .expect("session read")
+        .payment_intent_id
+        .expect("a paid session has an intent");
+    (new, intent_id)
 }

@@ -10,18 +10,10 @@ use domain::audit::{Actor, AuditSource};
 use domain::jobs::PaymentJob;
 use domain::models::task::TaskState;
 use domain::schema::{audit_log, inventory_stock};
-use domain::testing::check_invariants;
 use std::time::Duration;
 use stripe_emulator::PayOutcome;
 
 const WITHIN: Duration = Duration::from_secs(15);
-
-async fn enqueue(env: &TestEnv, job: PaymentJob) -> String {
-    env.queue
-        .enqueue(&mut *env.db.conn().await, job, None, None)
-        .await
-        .expect("enqueued")
-}
 
 async fn audit_rows(env: &TestEnv) -> i64 {
     audit_log::table
@@ -44,7 +36,7 @@ async fn manual_payment_cancellation_job_cancels_and_records_its_result() {
     let env = TestEnv::new().await;
     let worker = env.start_worker().await;
     let payment = env.checkout().await;
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert_eq!(record.state(), TaskState::Success, "{record:?}");
     assert_eq!(record.attempts, 1);
@@ -53,9 +45,7 @@ async fn manual_payment_cancellation_job_cancels_and_records_its_result() {
     assert_eq!(result["payment_status"], "CANCELLED");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Cancelled);
     assert_eq!(units_sold(&env).await, 0, "stock released");
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -73,7 +63,7 @@ async fn a_pushed_job_starts_at_once_not_at_the_next_poll() {
     let payment = env.checkout().await;
     // Past the workers' first fetch at start, so they are idle and parked.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     let record = env
         .wait_task(&id, Duration::from_secs(10), is_success)
         .await;
@@ -92,22 +82,15 @@ async fn checkout_session_completed_job_completes_the_payment() {
     env.emulator
         .pay_session(&session, PayOutcome::Succeed)
         .expect("paid");
-    let event = env
-        .store_event("checkout.session.completed", &session)
+    let id = env
+        .enqueue_event("checkout.session.completed", &session)
         .await;
-    let id = enqueue(
-        &env,
-        PaymentJob::for_event("checkout.session.completed", event),
-    )
-    .await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert!(is_success(&record), "{record:?}");
     assert_eq!(record.job_name, "checkout_session_completed");
     assert_eq!(record.result.expect("result")["action"], "completed");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Completed);
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -118,20 +101,15 @@ async fn checkout_session_expired_job_cancels_and_releases() {
     let payment = env.checkout().await;
     let session = payment.stripe_session_id.clone().expect("session");
     env.emulator.expire_session(&session).expect("expired");
-    let event = env.store_event("checkout.session.expired", &session).await;
-    let id = enqueue(
-        &env,
-        PaymentJob::for_event("checkout.session.expired", event),
-    )
-    .await;
+    let id = env
+        .enqueue_event("checkout.session.expired", &session)
+        .await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert!(is_success(&record), "{record:?}");
     assert_eq!(record.job_name, "checkout_session_expired");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Cancelled);
     assert_eq!(units_sold(&env).await, 0);
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -154,23 +132,16 @@ async fn payment_failed_job_marks_the_payment_failed() {
         .as_str()
         .expect("intent id")
         .to_owned();
-    let event = env
-        .store_event("payment_intent.payment_failed", &intent)
+    let id = env
+        .enqueue_event("payment_intent.payment_failed", &intent)
         .await;
-    let id = enqueue(
-        &env,
-        PaymentJob::for_event("payment_intent.payment_failed", event),
-    )
-    .await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert!(is_success(&record), "{record:?}");
     assert_eq!(record.job_name, "payment_failed");
     let after = env.payment(&payment).await;
     assert_eq!(after.status, PaymentStatus::Failed);
     assert!(after.error_message.is_some());
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -183,14 +154,9 @@ async fn charge_refunded_job_marks_the_payment_refunded() {
     env.emulator
         .pay_session(&session, PayOutcome::Succeed)
         .expect("paid");
-    let completed = env
-        .store_event("checkout.session.completed", &session)
+    let id = env
+        .enqueue_event("checkout.session.completed", &session)
         .await;
-    let id = enqueue(
-        &env,
-        PaymentJob::for_event("checkout.session.completed", completed),
-    )
-    .await;
     assert!(is_success(&env.wait_finished(&id, WITHIN).await));
     let intent = env
         .payment(&payment)
@@ -206,15 +172,12 @@ async fn charge_refunded_job_marks_the_payment_refunded() {
         .create_refund(&intent, None, &key)
         .await
         .expect("refund in Stripe");
-    let refunded = env.store_event("charge.refunded", &intent).await;
-    let id = enqueue(&env, PaymentJob::for_event("charge.refunded", refunded)).await;
+    let id = env.enqueue_event("charge.refunded", &intent).await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert!(is_success(&record), "{record:?}");
     assert_eq!(record.job_name, "charge_refunded");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Refunded);
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -235,11 +198,12 @@ async fn other_stripe_events_are_processed_for_the_record() {
     )
     .await
     .expect("stored");
-    let id = enqueue(
-        &env,
-        PaymentJob::for_event("customer.created", "evt_other_1".into()),
-    )
-    .await;
+    let id = env
+        .enqueue(PaymentJob::for_event(
+            "customer.created",
+            "evt_other_1".into(),
+        ))
+        .await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert!(is_success(&record), "{record:?}");
     assert_eq!(record.job_name, "stripe_event");
@@ -255,14 +219,14 @@ async fn duplicate_delivery_changes_nothing_the_second_time() {
         payment_id: payment.id,
         actor: Actor::new(AuditSource::User, "ana@example.com"),
     };
-    let id = enqueue(&env, job.clone()).await;
+    let id = env.enqueue(job.clone()).await;
     let first = env.wait_finished(&id, WITHIN).await;
     assert!(is_success(&first));
     let audits = audit_rows(&env).await;
     let sold = units_sold(&env).await;
 
     // The same job again (a caller retrying): the service is idempotent.
-    let again = enqueue(&env, job.clone()).await;
+    let again = env.enqueue(job.clone()).await;
     let second = env.wait_finished(&again, WITHIN).await;
     assert!(is_success(&second));
     assert_eq!(
@@ -297,9 +261,7 @@ async fn duplicate_delivery_changes_nothing_the_second_time() {
     assert_eq!(replayed.result, first.result, "the first result stays");
     assert_eq!(audit_rows(&env).await, audits, "no new transitions");
     assert_eq!(units_sold(&env).await, sold, "nothing released twice");
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -323,11 +285,9 @@ async fn transient_failures_retry_with_backoff_and_stop_at_our_cap_not_apalis_25
     .execute(&mut *env.db.conn().await)
     .await
     .expect("rewrite event");
-    let id = enqueue(
-        &env,
-        PaymentJob::for_event("checkout.session.completed", event),
-    )
-    .await;
+    let id = env
+        .enqueue(PaymentJob::for_event("checkout.session.completed", event))
+        .await;
     let record = env.wait_finished(&id, WITHIN).await;
     assert_eq!(record.state(), TaskState::Failure, "{record:?}");
     assert_eq!(record.attempts, 3, "JOB_MAX_ATTEMPTS=3, not apalis's 25");
@@ -399,11 +359,9 @@ async fn a_webhook_before_its_checkout_is_stored_is_retried_until_it_succeeds() 
         .execute(&mut *env.db.conn().await)
         .await
         .expect("hide session");
-    let id = enqueue(
-        &env,
-        PaymentJob::for_event("checkout.session.completed", event),
-    )
-    .await;
+    let id = env
+        .enqueue(PaymentJob::for_event("checkout.session.completed", event))
+        .await;
     let retry = env
         .wait_task(&id, WITHIN, |r| r.state() == TaskState::Retry)
         .await;

@@ -4,19 +4,11 @@
 use crate::support::{TestEnv, is_success, staff_cancellation};
 use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use domain::PaymentStatus;
-use domain::jobs::PaymentJob;
 use domain::models::task::TaskState;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use stripe_emulator::Fault;
-
-async fn enqueue(env: &TestEnv, job: PaymentJob) -> String {
-    env.queue
-        .enqueue(&mut *env.db.conn().await, job, None, None)
-        .await
-        .expect("enqueued")
-}
 
 /// The next expire call to Stripe takes `ms` milliseconds.
 fn slow_expire(env: &TestEnv, ms: u64) {
@@ -98,7 +90,7 @@ async fn a_worker_killed_mid_job_has_its_job_completed_by_another() {
     let payment = env.checkout().await;
     slow_expire(&env, 4000);
     let mut first = spawn_worker(&env);
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     env.wait_task(&id, Duration::from_secs(20), |r| {
         r.state() == TaskState::Started
     })
@@ -114,9 +106,7 @@ async fn a_worker_killed_mid_job_has_its_job_completed_by_another() {
     assert!(is_success(&record), "{record:?}");
     assert!(took < Duration::from_secs(15), "recovered after {took:?}");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Cancelled);
-    domain::testing::check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -127,7 +117,7 @@ async fn sigterm_lets_the_running_job_finish_before_exit() {
     let payment = env.checkout().await;
     slow_expire(&env, 2000);
     let mut child = spawn_worker(&env);
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     env.wait_task(&id, Duration::from_secs(20), |r| {
         r.state() == TaskState::Started
     })
@@ -185,7 +175,7 @@ async fn the_worker_survives_a_redis_restart_without_a_process_restart() {
     let env = TestEnv::with(&[("REDIS_URL", &url)]).await;
     let worker = env.start_worker().await;
     let before = env.checkout().await;
-    let id = enqueue(&env, staff_cancellation(&before)).await;
+    let id = env.enqueue(staff_cancellation(&before)).await;
     assert!(is_success(
         &env.wait_finished(&id, Duration::from_secs(10)).await
     ));
@@ -233,7 +223,7 @@ async fn the_board_shows_queues_tasks_workers_chain_health_and_metrics() {
     .await;
     let worker = env.start_worker().await;
     let payment = env.checkout().await;
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     env.wait_finished(&id, Duration::from_secs(10)).await;
     let base = format!("http://{}", worker.board_addr().expect("board"));
     let http = reqwest::Client::new();
@@ -328,7 +318,7 @@ async fn an_unreadable_job_payload_does_not_stop_the_worker() {
     .await
     .expect("pushed");
     let payment = env.checkout().await;
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     let record = env.wait_finished(&id, Duration::from_secs(15)).await;
     assert!(is_success(&record), "{record:?}");
     let config = worker::queue::queue_config(&env.prefix, domain::jobs::PAYMENTS_QUEUE);
@@ -360,7 +350,7 @@ async fn with_log_format_json_the_binary_logs_flat_json_lines() {
     let log_path = std::env::temp_dir().join(format!("payments-worker-{}.log", env.prefix));
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = spawn_worker_logging(&env, "json", Stdio::from(log));
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     let record = env.wait_finished(&id, Duration::from_secs(20)).await;
     assert!(is_success(&record), "{record:?}");
     assert!(terminate(&mut child).await.success());
@@ -425,7 +415,7 @@ async fn a_job_longer_than_the_orphan_timeout_is_not_taken_by_another_worker() {
     busy.worker_concurrency = 1;
     let a = env.start_worker_with(busy).await;
     slow_expire(&env, 4500);
-    let id = enqueue(&env, staff_cancellation(&payment)).await;
+    let id = env.enqueue(staff_cancellation(&payment)).await;
     env.wait_task(&id, Duration::from_secs(10), |r| {
         r.state() == TaskState::Started
     })

@@ -11,7 +11,7 @@ use domain::models::stripe_event::StoredEvent;
 use domain::models::task::{TaskRecord, TaskState};
 use domain::schema::payments;
 use domain::services::{CheckoutItem, CheckoutRequest, CheckoutSettings, checkout};
-use domain::testing::{Fixtures, TestDatabase};
+use domain::testing::{Fixtures, TestDatabase, check_invariants};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -224,6 +224,26 @@ impl TestEnv {
             .await
             .expect("store event");
         id
+    }
+
+    pub async fn enqueue(&self, job: PaymentJob) -> String {
+        self.queue
+            .enqueue(&mut *self.db.conn().await, job, None, None)
+            .await
+            .expect("enqueued")
+    }
+
+    /// Stores the emulator's latest event of `type_` about `object_id` and
+    /// enqueues its job, as the webhook endpoint does; returns the task id.
+    pub async fn enqueue_event(&self, type_: &str, object_id: &str) -> String {
+        let event = self.store_event(type_, object_id).await;
+        self.enqueue(PaymentJob::for_event(type_, event)).await
+    }
+
+    pub async fn assert_invariants(&self) {
+        check_invariants(&mut *self.db.conn().await)
+            .await
+            .assert_ok();
     }
 
     pub async fn task(&self, id: &str) -> Option<TaskRecord> {

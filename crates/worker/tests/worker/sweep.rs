@@ -2,7 +2,6 @@
 
 use crate::support::{TestEnv, is_success};
 use domain::PaymentStatus;
-use domain::testing::check_invariants;
 use std::time::{Duration, Instant};
 use stripe_emulator::{Fault, PayOutcome};
 
@@ -24,9 +23,7 @@ async fn missed_completion_is_recovered_by_the_sweep() {
     assert_eq!(report["completed"], 1, "{report}");
     assert_eq!(report["cancelled"], 0, "paid is never cancelled");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Completed);
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -63,9 +60,7 @@ async fn a_429_storm_during_a_sweep_slows_it_but_loses_nothing() {
     for p in &payments {
         assert_eq!(env.payment(p).await.status, PaymentStatus::Cancelled);
     }
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
 
@@ -89,8 +84,6 @@ async fn a_session_expired_in_stripe_is_cancelled_by_the_chain_with_no_action_fr
         assert!(Instant::now() < deadline, "not cancelled by the chain");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    check_invariants(&mut *env.db.conn().await)
-        .await
-        .assert_ok();
+    env.assert_invariants().await;
     worker.shutdown().await;
 }
