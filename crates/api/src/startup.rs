@@ -35,7 +35,7 @@ pub fn stripe_client(settings: &Settings) -> anyhow::Result<StripeClient> {
         tracing::warn!(target: "payments", api_base = %settings.stripe.api_base,
             "STRIPE_SECRET_KEY is not set: using the local Stripe EMULATOR, not Stripe");
     }
-    let config = StripeConfig::new(
+    let config = StripeConfig::interactive(
         settings.stripe.api_base.clone(),
         settings.stripe.secret_key.clone(),
     );

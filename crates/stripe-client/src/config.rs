@@ -23,6 +23,9 @@ pub struct StripeConfig {
     pub base_backoff: Duration,
     /// Cap of one backoff sleep, and of an honoured `Retry-After`.
     pub max_backoff: Duration,
+    /// Budget of one whole call, retries included (`None`: only the
+    /// attempts bound it).
+    pub deadline: Option<Duration>,
 }
 
 impl StripeConfig {
@@ -36,6 +39,23 @@ impl StripeConfig {
             max_attempts: 4,
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(8),
+            deadline: None,
+        }
+    }
+
+    /// For calls a person is waiting on (the API's cancel, checkout,
+    /// status refresh, sync): a slow Stripe is given up after 6 s in all,
+    /// where [`StripeConfig::new`] may take over 40 s. The cancel then
+    /// completes locally and the sweep expires the session later; the
+    /// others answer 503.
+    pub fn interactive(api_base: impl Into<String>, secret_key: SecretString) -> Self {
+        Self {
+            timeout: Duration::from_secs(4),
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            deadline: Some(Duration::from_secs(6)),
+            ..Self::new(api_base, secret_key)
         }
     }
 }

@@ -7,13 +7,15 @@ use crate::config::StripeConfig;
 use crate::transport::TransportError;
 use rand::Rng;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// Budget of a whole call, its attempts and sleeps included.
+    pub deadline: Option<Duration>,
 }
 
 impl RetryPolicy {
@@ -22,6 +24,7 @@ impl RetryPolicy {
             max_attempts: config.max_attempts.max(1),
             base_backoff: config.base_backoff,
             max_backoff: config.max_backoff,
+            deadline: config.deadline,
         }
     }
 
@@ -32,10 +35,20 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, TransportError>>,
     {
+        let started = Instant::now();
         let mut tries = 0;
         loop {
             tries += 1;
-            let error = match attempt().await {
+            let outcome = match self.deadline {
+                None => attempt().await,
+                Some(deadline) => {
+                    let left = deadline.saturating_sub(started.elapsed());
+                    tokio::time::timeout(left, attempt())
+                        .await
+                        .unwrap_or(Err(TransportError::Timeout))
+                }
+            };
+            let error = match outcome {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
@@ -43,6 +56,12 @@ impl RetryPolicy {
                 return Err(error);
             }
             let delay = self.delay(tries, &error);
+            if self
+                .deadline
+                .is_some_and(|deadline| started.elapsed() + delay >= deadline)
+            {
+                return Err(error);
+            }
             tracing::warn!(
                 operation,
                 attempt = tries,
@@ -102,6 +121,7 @@ mod tests {
             max_attempts: 5,
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(1000),
+            deadline: None,
         }
     }
 
@@ -112,6 +132,33 @@ mod tests {
             retry_after: None,
             should_retry: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_deadline_ends_the_attempts_and_the_sleeps_between_them() {
+        let policy = RetryPolicy {
+            deadline: Some(Duration::from_millis(300)),
+            ..policy()
+        };
+        let started = Instant::now();
+        let mut attempts = 0;
+        let result: Result<(), _> = policy
+            .run("test", || {
+                attempts += 1;
+                async {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Err(TransportError::Timeout)
+                }
+            })
+            .await;
+
+        assert!(matches!(result, Err(TransportError::Timeout)));
+        assert!(
+            attempts <= 2,
+            "{attempts} attempts: the deadline cuts the rest"
+        );
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_millis(450), "{waited:?}");
     }
 
     #[test]

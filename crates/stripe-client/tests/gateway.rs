@@ -8,7 +8,7 @@ use domain::gateway::{
     StripeGateway,
 };
 use std::time::{Duration, Instant};
-use stripe_client::StripeClient;
+use stripe_client::{StripeClient, StripeConfig};
 use stripe_emulator::{Fault, PayOutcome};
 use support::*;
 use time::OffsetDateTime;
@@ -419,6 +419,47 @@ async fn a_call_slower_than_the_timeout_is_transient() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A person waits on the API's calls: a Stripe that keeps answering
+/// slowly is given up at the interactive deadline, not after every attempt
+/// ran its own timeout.
+#[tokio::test]
+async fn an_interactive_call_gives_up_at_its_deadline() {
+    let emulator = emulator().await;
+    let interactive = StripeConfig::interactive(
+        emulator.base_url(),
+        secrecy::SecretString::from("sk_test_emulator"),
+    );
+    let deadline = interactive
+        .deadline
+        .expect("interactive calls have a deadline");
+    assert!(
+        interactive.timeout * interactive.max_attempts > deadline,
+        "the deadline binds before the attempts run out"
+    );
+    let client = StripeClient::new(&interactive).unwrap();
+    emulator.inject_fault(Fault {
+        delay_ms: 60_000,
+        ..fault(10, None, "/v1/checkout/sessions/")
+    });
+
+    let started = Instant::now();
+    let error = client
+        .retrieve_checkout_session("cs_test_slow")
+        .await
+        .unwrap_err();
+
+    let waited = started.elapsed();
+    assert!(
+        matches!(&error, GatewayError::Transient(m) if m.contains("timed out")),
+        "{error:?}"
+    );
+    assert!(
+        waited >= deadline.saturating_sub(Duration::from_millis(50)),
+        "{waited:?}"
+    );
+    assert!(waited < deadline + Duration::from_secs(1), "{waited:?}");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use super::release::{ReleaseSummary, release_reservations};
 use super::stripe_side::{StripeSide, close_session_telling_who};
 use super::transition::{AlsoWrite, move_order, move_payment};
 use crate::audit::Actor;
+use crate::db::DbPool;
 use crate::error::DomainError;
 use crate::gateway::{CheckoutSession, StripeGateway};
 use crate::models::order::Order;
@@ -73,44 +74,78 @@ pub async fn cancel_payment(
     let payment = Payment::find(conn, payment_id)
         .await?
         .ok_or(DomainError::PaymentNotFound(payment_id))?;
-    cancel_read_payment(conn, gateway, payment, actor).await
+    let answer = ask_stripe_to_close(gateway, &payment).await?;
+    settle_locally(conn, gateway, payment, answer, actor).await
 }
 
 /// [`cancel_payment`] for a payment the caller has just read (the API has,
 /// to check who may see it): one read fewer. The snapshot only decides
 /// whether to ask Stripe; the release re-reads it under a row lock.
+///
+/// A connection is taken from `pool` only once Stripe has answered. An API
+/// server thread has a handful of connections: held while a slow Stripe
+/// was retried, a few cancels used them all and every other request on
+/// the thread answered 503 (black-box audit, Stripe delayed by 60 s).
 pub async fn cancel_read_payment(
-    conn: &mut AsyncPgConnection,
+    pool: &DbPool,
     gateway: &dyn StripeGateway,
     payment: Payment,
     actor: &Actor,
 ) -> Result<CancelOutcome, DomainError> {
-    let payment_id = payment.id;
+    let answer = ask_stripe_to_close(gateway, &payment).await?;
+    let mut conn = pool.get().await?;
+    settle_locally(&mut conn, gateway, payment, answer, actor).await
+}
+
+/// What Stripe answered a cancel, before any local write.
+enum StripeAnswer {
+    /// The payment was already CANCELLED: Stripe was not asked.
+    NotAsked,
+    /// What closing the session found, and whether this call closed it.
+    Closing(StripeSide, bool),
+}
+
+async fn ask_stripe_to_close(
+    gateway: &dyn StripeGateway,
+    payment: &Payment,
+) -> Result<StripeAnswer, DomainError> {
     // Stripe's answer is not known yet: `close_session` tells a paid one.
     match CancelPlan::decide(payment.status, None) {
-        CancelPlan::Nothing => return already_cancelled(conn, payment).await,
-        CancelPlan::Refuse => {
-            return Err(DomainError::AlreadyPaid {
-                payment: payment.id,
-                status: payment.status,
-            });
+        CancelPlan::Nothing => Ok(StripeAnswer::NotAsked),
+        CancelPlan::Refuse => Err(DomainError::AlreadyPaid {
+            payment: payment.id,
+            status: payment.status,
+        }),
+        CancelPlan::Cancel | CancelPlan::RecordCompleted => {
+            let (side, expired_now) = close_session_telling_who(gateway, payment).await;
+            Ok(StripeAnswer::Closing(side, expired_now))
         }
-        CancelPlan::Cancel | CancelPlan::RecordCompleted => {}
     }
-    match close_session_telling_who(gateway, &payment).await {
-        (StripeSide::Closed(session), expired_now) => {
+}
+
+async fn settle_locally(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    payment: Payment,
+    answer: StripeAnswer,
+    actor: &Actor,
+) -> Result<CancelOutcome, DomainError> {
+    let payment_id = payment.id;
+    match answer {
+        StripeAnswer::NotAsked => already_cancelled(conn, payment).await,
+        StripeAnswer::Closing(StripeSide::Closed(session), expired_now) => {
             let outcome = release(conn, payment_id, actor, session.as_ref(), None).await?;
             Ok(own_expiry_counts_as_this_cancel(outcome, expired_now))
         }
-        (StripeSide::Paid(session), _) => {
+        StripeAnswer::Closing(StripeSide::Paid(session), _) => {
             let outcome = complete_payment(conn, gateway, &session, actor).await?;
             Err(DomainError::AlreadyPaid {
-                payment: payment.id,
+                payment: payment_id,
                 status: outcome.payment.status,
             })
         }
-        (StripeSide::Unreachable(e), _) => {
-            tracing::warn!(target: "payments", payment_id = %payment.id, error = %e,
+        StripeAnswer::Closing(StripeSide::Unreachable(e), _) => {
+            tracing::warn!(target: "payments", payment_id = %payment_id, error = %e,
                 "Stripe unreachable while cancelling; cancelled locally, the sweep will expire the session");
             release(conn, payment_id, actor, None, Some(e.to_string())).await
         }

@@ -82,9 +82,8 @@ pub async fn post_cancel(
     let actor = auth.actor_for(view.payment.user_id);
     let hash = request_hash(&req, &body);
     run_once(&state.pool, auth.user.id, key, hash, lang, async || {
-        let mut conn = state.pool.get().await.or_api(lang)?;
         let outcome = cancel_read_payment(
-            &mut conn,
+            &state.pool,
             state.gateway.as_ref(),
             view.payment.clone(),
             &actor,

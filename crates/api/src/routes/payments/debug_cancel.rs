@@ -10,7 +10,7 @@ use crate::messages;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use domain::queries::payments::{Visibility, find_visible};
-use domain::services::cancel_payment;
+use domain::services::cancel_read_payment;
 use serde_json::{Value, json};
 
 #[utoipa::path(post, path = "/api/payments/{id}/debug_cancel/", tag = "debug",
@@ -25,10 +25,19 @@ pub async fn post_debug_cancel(
 ) -> Result<HttpResponse, ApiError> {
     allowed(&auth, &state)?;
     let lang = auth.lang;
-    let mut conn = state.pool.get().await.or_api(lang)?;
-    let before = visible_payment(&mut conn, &id, &auth).await?;
+    let before = {
+        let mut conn = state.pool.get().await.or_api(lang)?;
+        visible_payment(&mut conn, &id, &auth).await?
+    };
     let actor = auth.actor_for(before.payment.user_id);
-    let result = cancel_payment(&mut conn, state.gateway.as_ref(), before.payment.id, &actor).await;
+    let result = cancel_read_payment(
+        &state.pool,
+        state.gateway.as_ref(),
+        before.payment.clone(),
+        &actor,
+    )
+    .await;
+    let conn = state.pool.get().await.or_api(lang)?;
     let after = find_visible(&conn, before.payment.id, Visibility::All)
         .await
         .or_api(lang)?

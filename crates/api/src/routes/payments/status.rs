@@ -35,18 +35,22 @@ pub async fn get_status(
     id: web::Path<String>,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await.or_api(caller.lang)?;
-    let (auth, view) = caller_and_payment(&caller, &conn, &id).await?;
+    let (auth, view) = {
+        let conn = state.pool.get().await.or_api(caller.lang)?;
+        caller_and_payment(&caller, &conn, &id).await?
+    };
     let lang = auth.lang;
     let mut view = view.ok_or_else(|| ApiError::not_found(lang))?;
     if wants_refresh(&query)
         && let Some(session_id) = view.payment.stripe_session_id.clone()
     {
+        // No connection is held while Stripe answers (see cancel_read_payment).
         let session = state
             .gateway
             .retrieve_checkout_session(&session_id)
             .await
             .or_api(lang)?;
+        let mut conn = state.pool.get().await.or_api(lang)?;
         Payment::store_mirror(&conn, view.payment.id, &SessionMirror::from(&session))
             .await
             .or_api(lang)?;

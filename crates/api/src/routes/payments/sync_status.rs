@@ -64,8 +64,10 @@ pub async fn post_sync_status(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = auth.lang;
-    let mut conn = state.pool.get().await.or_api(lang)?;
-    let payment = visible_payment(&mut conn, &id, &auth).await?.payment;
+    let payment = {
+        let mut conn = state.pool.get().await.or_api(lang)?;
+        visible_payment(&mut conn, &id, &auth).await?.payment
+    };
     let Some(session_id) = payment.stripe_session_id.clone() else {
         let body = answer(
             "no_session",
@@ -81,6 +83,8 @@ pub async fn post_sync_status(
         .retrieve_checkout_session(&session_id)
         .await
         .or_api(lang)?;
+    // Taken only now: no connection is held while Stripe answers.
+    let mut conn = state.pool.get().await.or_api(lang)?;
     Payment::store_mirror(&conn, payment.id, &SessionMirror::from(&session))
         .await
         .or_api(lang)?;
