@@ -235,3 +235,54 @@ async fn an_anonymous_cancel_is_401_whatever_its_body_and_an_oversized_one_cance
 
     assert_eq!(app.cancel(&browser, &id).await.status(), 200);
 }
+
+/// Stripe answering slowly must not take the API down with it: cancels
+/// waiting on Stripe hold no database connection, and give Stripe up at
+/// the interactive deadline, cancelling locally with the warning.
+#[tokio::test]
+async fn cancels_waiting_on_a_slow_stripe_leave_the_rest_of_the_api_working() {
+    // Two connections per server thread: fewer than the cancels in flight.
+    let app = spawn_app_with(Options {
+        pool_size: 4,
+        ..Options::default()
+    })
+    .await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(id_of(&app.paid_for_checkout(&browser, 1).await));
+    }
+    app.stripe.inject_fault(Fault {
+        count: 100,
+        status: None,
+        retry_after: None,
+        delay_ms: 60_000,
+        path_prefix: Some("/v1/checkout/sessions/".into()),
+        method: Some("POST".into()),
+    });
+
+    let started = std::time::Instant::now();
+    let cancels = futures::future::join_all(ids.iter().map(|id| app.cancel(&browser, id)));
+    let reads = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let mut statuses = Vec::new();
+        for id in &ids {
+            statuses.push(app.get(&browser, "/api/products/").await.status());
+            statuses.push(app.status(&browser, id).await.status());
+        }
+        statuses
+    };
+    let (cancelled, reads) = tokio::join!(cancels, reads);
+
+    assert!(reads.iter().all(|s| *s == 200), "{reads:?}");
+    for response in cancelled {
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["payment_status"], "CANCELLED", "{body}");
+        assert!(body["warning"].is_string(), "{body}");
+    }
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(15), "{waited:?}");
+    assert_eq!(app.units_sold().await, 0);
+}

@@ -132,17 +132,18 @@ fn settings(options: &Options, db_url: &str, stripe_base: &str, prefix: &str) ->
     }
 }
 
-/// A Stripe client that gives up quickly, so "Stripe down" tests are fast.
+/// The API's own Stripe client (interactive deadline) with short
+/// backoffs, so "Stripe down" tests are fast.
 pub fn gateway(base: &str) -> Arc<dyn StripeGateway> {
     Arc::new(stripe_client(base))
 }
 
 fn stripe_client(base: &str) -> StripeClient {
-    let mut config = StripeConfig::new(base, SecretString::from("sk_test_api_tests".to_owned()));
+    let mut config =
+        StripeConfig::interactive(base, SecretString::from("sk_test_api_tests".to_owned()));
     config.max_attempts = 2;
     config.base_backoff = Duration::from_millis(10);
     config.max_backoff = Duration::from_millis(50);
-    config.timeout = Duration::from_secs(10);
     StripeClient::new(&config).expect("stripe client")
 }
 
