@@ -111,9 +111,12 @@ impl PaymentStatus {
         )
     }
 
+    /// The statuses [`PaymentStatus::is_open`] holds for.
+    pub const OPEN: [PaymentStatus; 2] = [PaymentStatus::Pending, PaymentStatus::Failed];
+
     /// Still waiting for the customer: the session may be paid or expire.
     pub fn is_open(self) -> bool {
-        matches!(self, PaymentStatus::Pending | PaymentStatus::Failed)
+        Self::OPEN.contains(&self)
     }
 }
 

@@ -18,8 +18,9 @@ pub const LIST_LIMIT: i64 = 200;
 /// Which payments a command works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
-    /// One payment, whatever its status.
-    Payment(Uuid),
+    /// One payment, whatever its status; with an e-mail, only if that
+    /// user owns it.
+    Payment(Uuid, Option<Email>),
     /// A user's payments with these statuses (all statuses when empty).
     User(Email, Vec<PaymentStatus>),
     /// Everyone's payments with these statuses.
@@ -27,7 +28,8 @@ pub enum Selection {
 }
 
 impl Selection {
-    /// `--payment-id` wins over `--user-email`; neither: `default` statuses.
+    /// `--payment-id` (owned by `--user-email` when both are given), else
+    /// `--user-email`'s payments, else everyone's with `default` statuses.
     pub fn from_flags(
         payment_id: Option<Uuid>,
         user_email: Option<&Email>,
@@ -35,7 +37,7 @@ impl Selection {
         default: &[PaymentStatus],
     ) -> Self {
         match (payment_id, user_email) {
-            (Some(id), _) => Selection::Payment(id),
+            (Some(id), owner) => Selection::Payment(id, owner.cloned()),
             (None, Some(email)) => Selection::User(email.clone(), user_statuses.to_vec()),
             (None, None) => Selection::Status(default.to_vec()),
         }
@@ -46,18 +48,22 @@ impl Selection {
     pub async fn load(&self, conn: &mut AsyncPgConnection) -> anyhow::Result<Vec<PaymentView>> {
         let statuses = |s: &[PaymentStatus]| (!s.is_empty()).then(|| s.to_vec());
         match self {
-            Selection::Payment(id) => {
+            Selection::Payment(id, owner) => {
                 let view = find_visible(conn, PaymentId(*id), Visibility::All)
                     .await
                     .context("cannot read the payment")?
                     .with_context(|| format!("no payment with id {id}"))?;
+                if let Some(email) = owner {
+                    let user = user_with(conn, email).await?;
+                    anyhow::ensure!(
+                        view.payment.user_id == user.id,
+                        "payment {id} does not belong to {email}"
+                    );
+                }
                 Ok(vec![view])
             }
             Selection::User(email, wanted) => {
-                let user = User::find_by_email(conn, email)
-                    .await
-                    .context("cannot look up the user")?
-                    .with_context(|| format!("no user with e-mail {email}"))?;
+                let user = user_with(conn, email).await?;
                 let wanted = statuses(wanted);
                 let owner = Visibility::Owner(user.id);
                 let (_, views) = list_visible(conn, owner, wanted.as_deref(), 0, LIST_LIMIT)
@@ -75,6 +81,13 @@ impl Selection {
             }
         }
     }
+}
+
+async fn user_with(conn: &mut AsyncPgConnection, email: &Email) -> anyhow::Result<User> {
+    User::find_by_email(conn, email)
+        .await
+        .context("cannot look up the user")?
+        .with_context(|| format!("no user with e-mail {email}"))
 }
 
 /// A payment as the commands show it.

@@ -50,15 +50,26 @@ pub fn recorded_stripe_from_env(database_url: &str) -> anyhow::Result<RecordedGa
 /// development run uses the local emulator, production refuses); warns on
 /// stderr when it is the emulator.
 fn stripe_from_env() -> anyhow::Result<StripeClient> {
-    let env = &ProcessEnv;
-    let app_env: AppEnv = settings::parsed(env, "APP_ENV", AppEnv::Development)?;
-    let endpoint = settings::stripe_endpoint(env, app_env, stripe_client::config::STRIPE_API_BASE)?;
+    let endpoint = settings::stripe_endpoint(
+        &ProcessEnv,
+        app_env()?,
+        stripe_client::config::STRIPE_API_BASE,
+    )?;
     if endpoint.uses_emulator {
         tracing::warn!(target: "payments", api_base = %endpoint.api_base,
             "STRIPE_SECRET_KEY is not set: using the local Stripe emulator");
     }
     let config = StripeConfig::new(endpoint.api_base, endpoint.secret_key);
     StripeClient::new(&config).context("invalid Stripe configuration")
+}
+
+/// `APP_ENV`, as the services read it.
+pub fn app_env() -> anyhow::Result<AppEnv> {
+    Ok(settings::parsed(
+        &ProcessEnv,
+        "APP_ENV",
+        AppEnv::Development,
+    )?)
 }
 
 /// Who an audit row names for a command run from this shell.

@@ -5,6 +5,11 @@ use serde::Serialize;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// The longest `--timeout`, `--interval` or `--duration` a command takes:
+/// 30 days. Beyond it no wait makes sense, and near `u64::MAX` seconds
+/// the deadline overflows `Instant`.
+pub const MAX_SECS: u64 = 30 * 86_400;
+
 /// How often and how long to poll.
 #[derive(Debug, Clone, Copy)]
 pub struct Patience {

@@ -439,6 +439,18 @@ impl TestApp {
             .expect("row")
             .units_sold
     }
+
+    /// The test product's stock becomes `units` units.
+    pub async fn give_stock(&self, units: i32) {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use domain::schema::inventory_stock;
+        diesel::update(inventory_stock::table.find(self.product))
+            .set(inventory_stock::units.eq(units))
+            .execute(&mut *self.db.conn().await)
+            .await
+            .expect("stock set");
+    }
 }
 
 pub fn now() -> i64 {

@@ -193,6 +193,46 @@ async fn test_cancellation_lists_open_payments_for_staff_only_in_production() {
     );
 }
 
+/// The filter is part of the query: a user whose payments are older than
+/// the newest hundred is still found.
+#[tokio::test]
+async fn test_cancellation_finds_a_users_payments_beyond_the_newest_hundred() {
+    let app = spawn_app().await;
+    app.give_stock(200).await;
+    let ana = app.create_user("ana@example.com", false).await;
+    let bob = app.create_user("bob@example.com", false).await;
+    let boss = app.create_user("boss@example.com", true).await;
+    let checkout = app.paid_for_checkout(&app.browser(&ana).await, 1).await;
+    let bob = app.browser(&bob).await;
+    for _ in 0..100 {
+        app.paid_for_checkout(&bob, 1).await;
+    }
+    let boss = app.browser(&boss).await;
+
+    let body: Value = app
+        .get(
+            &boss,
+            "/api/payments/test_cancellation/?user_email=ana@example.com",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["message"], "Encontrados 1 pagos para probar");
+    assert_eq!(body["payments"][0]["payment_id"], checkout["payment_id"]);
+
+    let nobody: Value = app
+        .get(
+            &boss,
+            "/api/payments/test_cancellation/?user_email=nobody@example.com",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(nobody["payments"], serde_json::json!([]));
+}
+
 #[tokio::test]
 async fn test_cancellation_is_open_to_anyone_in_development_and_to_no_anonymous_caller_elsewhere() {
     let production = spawn_app().await;

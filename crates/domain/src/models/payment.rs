@@ -196,7 +196,7 @@ impl Payment {
     /// PENDING or FAILED: the customer may still pay or the session expire.
     fn open<'a>() -> payments::BoxedQuery<'a, diesel::pg::Pg> {
         payments::table
-            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed]))
+            .filter(payments::status.eq_any(PaymentStatus::OPEN))
             .into_boxed()
     }
 

@@ -6,6 +6,7 @@
 
 use super::create_user::parse_email;
 use crate::payments::{PaymentRow, Selection, or_dash, short_time};
+use crate::waiting::MAX_SECS;
 use clap::Args;
 use comfy_table::{Cell, Color, Table, presets::UTF8_FULL_CONDENSED};
 use diesel_async::AsyncPgConnection;
@@ -35,11 +36,11 @@ pub struct Opts {
     pub watch: bool,
 
     /// Stop watching after this many seconds (implies --watch).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub duration: Option<u64>,
 
     /// Seconds between refreshes while watching.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub interval: u64,
 }
 
@@ -53,7 +54,7 @@ impl Opts {
             self.payment_id,
             self.user_email.as_ref(),
             &[],
-            &[PaymentStatus::Pending],
+            &PaymentStatus::OPEN,
         )
     }
 }
@@ -101,7 +102,7 @@ pub async fn snapshot(
         .unwrap_or_default();
     for id in before.keys() {
         if !rows.iter().any(|r| r.payment_id == *id) {
-            let gone = Selection::Payment(*id).load(conn).await?;
+            let gone = Selection::Payment(*id, None).load(conn).await?;
             rows.extend(gone.iter().map(PaymentRow::from));
         }
     }

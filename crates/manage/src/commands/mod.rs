@@ -17,7 +17,7 @@ pub mod wait_for_redis;
 
 use crate::cli::{Cli, Command};
 use crate::database::{connect, connect_pool};
-use crate::services::recorded_stripe_from_env;
+use crate::services::{app_env, recorded_stripe_from_env};
 
 /// Runs the parsed command line; the error is the one-line reason to show.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
@@ -40,6 +40,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             create_token::print(&create_token::run(&mut conn, &opts).await?, json)
         }
         Command::SeedDemo(opts) => {
+            seed_demo::allowed_in(app_env()?)?;
             let mut conn = connect(database_url).await?;
             seed_demo::print(&seed_demo::run(&mut conn, &opts).await?, json)
         }

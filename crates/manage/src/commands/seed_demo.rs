@@ -2,9 +2,12 @@
 //!
 //! Idempotent: users are matched by e-mail, products by SKU and coupons by
 //! code. A second run writes nothing, and stock counters of existing
-//! products are never reset (live reservations stay consistent).
+//! products are never reset (live reservations stay consistent). A demo
+//! user that exists is left as it is: `scripts/run` seeds on every start,
+//! and must not give back a published password an operator changed.
+//! Refused with `APP_ENV=production`, where published logins have no place.
 
-use crate::password::{hash_password, password_matches};
+use crate::password::hash_password;
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets};
@@ -14,6 +17,7 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::models::user::User;
 use domain::schema::{coupons, inventory_stock, products};
+use domain::settings::AppEnv;
 use domain::values::email::Email;
 use serde::Serialize;
 
@@ -135,8 +139,17 @@ pub async fn run(conn: &mut AsyncPgConnection, _opts: &Opts) -> anyhow::Result<S
     })
 }
 
-/// The user row to write, or `None` when it already matches the demo login
-/// (a fresh hash each run would change the row for nothing).
+/// Demo logins publish their passwords: never in production.
+pub fn allowed_in(app_env: AppEnv) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        app_env != AppEnv::Production,
+        "seed_demo creates logins whose passwords are published (docs/demo.md); refused with APP_ENV=production"
+    );
+    Ok(())
+}
+
+/// The user row to create, or `None` when a user has that e-mail already
+/// (whatever its password and role now: an operator may have changed them).
 async fn user_change(
     conn: &mut AsyncPgConnection,
     login: &DemoLogin,
@@ -145,12 +158,7 @@ async fn user_change(
     let existing = User::find_by_email(conn, &email)
         .await
         .context("cannot look up demo users")?;
-    let up_to_date = existing.is_some_and(|user| {
-        user.is_active
-            && user.is_staff == login.is_staff
-            && password_matches(login.password, &user.password_hash)
-    });
-    if up_to_date {
+    if existing.is_some() {
         return Ok(None);
     }
     Ok(Some((

@@ -27,7 +27,7 @@ pub struct Opts {
     #[arg(long)]
     pub payment_id: Option<Uuid>,
 
-    /// The PENDING payments of this user.
+    /// The open (PENDING or FAILED) payments of this user.
     #[arg(long, value_parser = parse_email)]
     pub user_email: Option<Email>,
 
@@ -128,8 +128,8 @@ pub async fn run(
     let selection = Selection::from_flags(
         opts.payment_id,
         opts.user_email.as_ref(),
-        &[PaymentStatus::Pending],
-        &[PaymentStatus::Pending],
+        &PaymentStatus::OPEN,
+        &PaymentStatus::OPEN,
     );
     let unscoped = matches!(selection, Selection::Status(_));
     let dry_run = opts.dry_run || (unscoped && !opts.all);

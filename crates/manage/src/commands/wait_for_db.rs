@@ -1,18 +1,18 @@
 //! `manage wait_for_db`: wait until PostgreSQL answers `SELECT 1`.
 
 use crate::messages::{describe, redact_url};
-use crate::waiting::{Patience, Ready, wait_until_ready};
+use crate::waiting::{MAX_SECS, Patience, Ready, wait_until_ready};
 use clap::Args;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 #[derive(Debug, Clone, Args)]
 pub struct Opts {
     /// Give up after this many seconds.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub timeout: u64,
 
     /// Seconds between attempts.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub interval: u64,
 }
 

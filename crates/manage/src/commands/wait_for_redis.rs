@@ -1,7 +1,7 @@
 //! `manage wait_for_redis`: wait until Redis answers PING.
 
 use crate::messages::{describe, redact_url};
-use crate::waiting::{Patience, Ready, wait_until_ready};
+use crate::waiting::{MAX_SECS, Patience, Ready, wait_until_ready};
 use anyhow::Context;
 use clap::Args;
 
@@ -14,11 +14,11 @@ pub struct Opts {
     pub redis_url: String,
 
     /// Give up after this many seconds.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub timeout: u64,
 
     /// Seconds between attempts.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub interval: u64,
 }
 

@@ -150,8 +150,10 @@ async fn seed_demo_keeps_stock_counters_of_existing_products() {
     assert_eq!(state.coupons[0].3, 3);
 }
 
+/// `scripts/run` seeds on every start: a demo user an operator changed
+/// keeps its password and role; products are put back as the seed has them.
 #[tokio::test]
-async fn seed_demo_restores_changed_demo_rows_without_duplicates() {
+async fn seed_demo_restores_demo_products_and_leaves_existing_users_alone() {
     let db = TestDatabase::new().await;
     let mut conn = db.conn().await;
     seed_demo::run(&mut conn, &Opts {}).await.unwrap();
@@ -161,22 +163,27 @@ async fn seed_demo_restores_changed_demo_rows_without_duplicates() {
         .execute(&mut conn)
         .await
         .unwrap();
+    let changed_hash = manage::password::hash_password("an operator's own").unwrap();
     diesel::update(users::table.filter(users::email.eq("admin@example.com")))
-        .set(users::is_staff.eq(false))
+        .set((
+            users::is_staff.eq(false),
+            users::password_hash.eq(&changed_hash),
+        ))
         .execute(&mut conn)
         .await
         .unwrap();
 
     let report = seed_demo::run(&mut conn, &Opts {}).await.unwrap();
 
-    assert_eq!(report.rows_written, 2);
-    let restored = snapshot(&mut conn).await;
-    assert_eq!(restored.products, seeded.products);
-    assert_eq!(restored.users.len(), seeded.users.len());
-    assert!(
-        restored
-            .users
-            .iter()
-            .any(|u| u.1 == "admin@example.com" && u.3)
-    );
+    assert_eq!(report.rows_written, 1, "the product only");
+    let after = snapshot(&mut conn).await;
+    assert_eq!(after.products, seeded.products);
+    let admin = after
+        .users
+        .iter()
+        .find(|u| u.1 == "admin@example.com")
+        .expect("admin");
+    assert_eq!(admin.2, changed_hash, "password not given back");
+    assert!(!admin.3, "role as the operator left it");
+    assert_eq!(after.users.len(), seeded.users.len());
 }

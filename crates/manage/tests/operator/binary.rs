@@ -216,6 +216,15 @@ async fn binary_bad_operator_arguments_are_usage_errors() {
         // Years: the dead-man switch would never see such a chain as late.
         &["start_auto_cleanup", "--delay", "99999999999"],
         &["check_http"],
+        // Beyond 30 days: a deadline that far overflowed and panicked.
+        &["wait_for_db", "--timeout", "18446744073709551615"],
+        &["wait_for_redis", "--interval", "2592001"],
+        &[
+            "check_payment_status",
+            "--watch",
+            "--duration",
+            "18446744073709551615",
+        ],
     ] {
         let output = manage(&env, args);
         assert_eq!(
@@ -310,4 +319,18 @@ async fn binary_a_missing_argument_is_named_in_the_one_line_reason() {
             && reason.contains("--email <EMAIL>"),
         "{reason}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_seed_demo_is_refused_in_production() {
+    let env = TestEnv::new().await;
+    let output = command(&env)
+        .env("APP_ENV", "production")
+        .arg("seed_demo")
+        .output()
+        .expect("run manage");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let reason = stderr(&output);
+    assert_eq!(reason.lines().count(), 1, "{reason}");
+    assert!(reason.contains("APP_ENV=production"), "{reason}");
 }

@@ -132,3 +132,41 @@ async fn test_cancellation_without_a_filter_checks_stripe_and_cancels_nothing() 
     assert!(report.payments[0].stripe.is_some(), "checked in Stripe");
     assert_eq!(env.payment(&payment).await.status, PaymentStatus::Pending);
 }
+
+/// `--payment-id` with `--user-email` is a check, not a filter one of them
+/// silently wins: someone else's payment is refused and left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_cancellation_refuses_a_payment_the_named_user_does_not_own() {
+    let env = TestEnv::new().await;
+    let payment = env.checkout().await;
+    domain::testing::seed_user(&mut *env.db.conn().await, "eve@example.com", false).await;
+    let theirs = |email: &str| Opts {
+        payment_id: Some(payment.id.0),
+        user_email: Some(Email::parse(email).unwrap()),
+        ..opts()
+    };
+
+    let error = test_cancellation::run(
+        &mut *env.db.conn().await,
+        &env.gateway,
+        &theirs("eve@example.com"),
+    )
+    .await
+    .expect_err("not eve's");
+
+    assert!(
+        error
+            .to_string()
+            .contains("does not belong to eve@example.com"),
+        "{error}"
+    );
+    assert_eq!(env.payment(&payment).await.status, PaymentStatus::Pending);
+    let owned = test_cancellation::run(
+        &mut *env.db.conn().await,
+        &env.gateway,
+        &theirs("ana@example.com"),
+    )
+    .await
+    .expect("ana's");
+    assert_eq!(owned.cancelled(), 1, "{owned:?}");
+}

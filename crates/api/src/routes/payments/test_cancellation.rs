@@ -10,8 +10,10 @@ use crate::messages;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use diesel_async::AsyncPgConnection;
 use domain::PaymentStatus;
 use domain::i18n::Lang;
+use domain::models::user::User;
 use domain::queries::payments::{PaymentView, Visibility, find_visible, list_visible};
 use domain::values::email::Email;
 use serde::Deserialize;
@@ -56,6 +58,27 @@ fn listing_scope(
     }
 }
 
+/// `user_email` narrows a staff listing to that user's payments, in the
+/// query (not after its 100-row limit); `None` when nobody has that
+/// e-mail. Anyone else sees their own payments whatever it says.
+async fn narrowed_to_user(
+    conn: &mut AsyncPgConnection,
+    scope: Visibility,
+    user_email: Option<&str>,
+    lang: Lang,
+) -> Result<Option<Visibility>, ApiError> {
+    let Some(raw) = user_email else {
+        return Ok(Some(scope));
+    };
+    let email = Email::parse(raw)
+        .map_err(|_| ApiError::field("user_email", messages::INVALID_EMAIL.get(lang)))?;
+    if scope != Visibility::All {
+        return Ok(Some(scope));
+    }
+    let user = User::find_by_email(conn, &email).await.or_api(lang)?;
+    Ok(user.map(|user| Visibility::Owner(user.id)))
+}
+
 fn entry(view: &PaymentView, lang: Lang) -> Value {
     let p = &view.payment;
     json!({
@@ -92,28 +115,20 @@ pub async fn get_test_cancellation(
     query: web::Query<TestQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = listing_scope(caller.as_ref(), &state, lang)?;
-    let conn = state.pool.get().await.or_api(lang)?;
+    let mut conn = state.pool.get().await.or_api(lang)?;
     let views = if let Some(raw) = query.payment_id.as_deref() {
         let id = parse_id(raw, lang)?;
         let found = find_visible(&conn, id, scope).await.or_api(lang)?;
         vec![found.ok_or_else(|| ApiError::not_found(lang))?]
     } else {
-        let open = [PaymentStatus::Pending, PaymentStatus::Failed];
-        let (_, views) = list_visible(&conn, scope, Some(&open), 0, 100)
-            .await
-            .or_api(lang)?;
-        match query.user_email.as_deref().map(Email::parse) {
-            Some(Ok(email)) if scope == Visibility::All => views
-                .into_iter()
-                .filter(|v| v.user_email.eq_ignore_ascii_case(email.as_str()))
-                .collect(),
-            Some(Err(_)) => {
-                return Err(ApiError::field(
-                    "user_email",
-                    messages::INVALID_EMAIL.get(lang),
-                ));
+        match narrowed_to_user(&mut conn, scope, query.user_email.as_deref(), lang).await? {
+            Some(scope) => {
+                let (_, views) = list_visible(&conn, scope, Some(&PaymentStatus::OPEN), 0, 100)
+                    .await
+                    .or_api(lang)?;
+                views
             }
-            _ => views,
+            None => Vec::new(),
         }
     };
     let payments: Vec<Value> = views.iter().map(|v| entry(v, lang)).collect();
