@@ -45,11 +45,15 @@ pub fn pool(database_url: &str, max_size: u32, acquire_timeout: Duration) -> DbP
         .build_unchecked(manager)
 }
 
+async fn connect(url: String) -> diesel::ConnectionResult<AsyncPgConnection> {
+    establish(&url).await
+}
+
 /// `AsyncPgConnection::establish`, keeping the cause of a failure:
 /// diesel-async reports a refused connection as only "error connecting to
 /// server", the cause being a source its message leaves out.
-async fn connect(url: String) -> diesel::ConnectionResult<AsyncPgConnection> {
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+pub async fn establish(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .map_err(|e| diesel::ConnectionError::BadConnection(with_causes(&e)))?;
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
@@ -135,8 +139,7 @@ fn check_open(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
 
 /// Applies every pending migration; returns the versions applied.
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, DbSetupError> {
-    use diesel_async::AsyncConnection;
-    let conn = AsyncPgConnection::establish(database_url)
+    let conn = establish(database_url)
         .await
         .map_err(|e| DbSetupError::Connect(e.to_string()))?;
     let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);

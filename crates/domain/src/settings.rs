@@ -3,9 +3,10 @@
 //! value stops start-up with a message that names the variable — never
 //! the value when it may hold a secret.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::str::FromStr;
 use std::time::Duration;
+use url::Url;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -219,23 +220,84 @@ pub fn secret_url(
 }
 
 /// `DATABASE_URL`: a PostgreSQL URL, kept secret (it may carry a password).
+/// Parsed whole at start: a bad port or a missing host is a typo to name,
+/// not a database outage to wait out.
 pub fn database_url(env: &dyn Env, default: &str) -> Result<SecretString, ConfigError> {
-    secret_url(
+    let url = secret_url(
         env,
         "DATABASE_URL",
         default,
         &["postgres://", "postgresql://"],
-    )
+    )?;
+    let config = tokio_postgres::Config::from_str(url.expose_secret()).map_err(|e| {
+        invalid(
+            "DATABASE_URL",
+            format!("is not a valid connection URL: {e}"),
+        )
+    })?;
+    if config.get_hosts().is_empty() {
+        return Err(invalid("DATABASE_URL", "names no host"));
+    }
+    Ok(url)
 }
 
 /// `REDIS_URL`: a Redis URL (TCP, TLS or a Unix socket), kept secret.
+/// A TCP URL is parsed whole at start (host, port, database number).
 pub fn redis_url(env: &dyn Env, default: &str) -> Result<SecretString, ConfigError> {
-    secret_url(
+    let url = secret_url(
         env,
         "REDIS_URL",
         default,
         &["redis://", "rediss://", "unix://", "redis+unix://"],
-    )
+    )?;
+    redis_tcp_url_problem(url.expose_secret())
+        .map_or(Ok(url), |problem| Err(invalid("REDIS_URL", problem)))
+}
+
+fn redis_tcp_url_problem(value: &str) -> Option<String> {
+    if !value.starts_with("redis://") && !value.starts_with("rediss://") {
+        return None;
+    }
+    let url = match Url::parse(value) {
+        Ok(url) => url,
+        Err(e) => return Some(format!("is not a valid URL: {e}")),
+    };
+    if url.host_str().is_none_or(str::is_empty) {
+        return Some("names no host".into());
+    }
+    let database = url.path().trim_start_matches('/');
+    (!database.is_empty() && database.parse::<u32>().is_err())
+        .then(|| "the database number after the host must be a number".into())
+}
+
+/// `url` with its password, in the user-info or a `password` query
+/// parameter, replaced by `***`: connection URLs can then be shown.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.password().is_some() {
+        // Fails only for URLs that cannot carry a password at all.
+        let _ = parsed.set_password(Some("***"));
+    }
+    let hides_a_password = parsed
+        .query_pairs()
+        .any(|(key, _)| key.eq_ignore_ascii_case("password"));
+    if hides_a_password {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// A Checkout Session's lifetime as Stripe accepts it (30 min to 24 h).
@@ -362,5 +424,58 @@ mod tests {
         .unwrap();
         assert!(!live.uses_emulator);
         assert_eq!(live.api_base, REAL);
+    }
+    #[test]
+    fn a_database_url_that_does_not_parse_is_refused_naming_the_variable() {
+        for bad in ["postgres://postgres:hunter2@127.0.0.1:abc/x", "postgres://"] {
+            let e = database_url(&env(&[("DATABASE_URL", bad)]), "postgres://db/x").unwrap_err();
+            let text = e.to_string();
+            assert!(text.starts_with("DATABASE_URL: "), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert!(database_url(&env(&[]), "postgres://postgres@127.0.0.1:5432/payments").is_ok());
+    }
+
+    #[test]
+    fn a_redis_url_that_does_not_parse_is_refused_naming_the_variable() {
+        for bad in [
+            "redis://127.0.0.1:6379/abc",
+            "redis://127.0.0.1:port",
+            "redis://",
+        ] {
+            let e = redis_url(&env(&[("REDIS_URL", bad)]), "redis://r").unwrap_err();
+            assert!(e.to_string().starts_with("REDIS_URL: "), "{bad}: {e}");
+        }
+        for good in [
+            "redis://127.0.0.1:6379",
+            "redis://:pw@127.0.0.1:6379/11",
+            "rediss://cache.example.com",
+            "unix:///run/redis.sock",
+        ] {
+            assert!(
+                redis_url(&env(&[("REDIS_URL", good)]), "redis://r").is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn redact_url_hides_passwords_in_the_user_info_and_the_query() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/payments?sslmode=disable"),
+            "postgres://app:***@db:5432/payments?sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/payments"),
+            "postgres://postgres@127.0.0.1:5432/payments"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        let query = redact_url("postgres://u@h/db?password=DBLEAKpw&sslmode=require");
+        assert!(!query.contains("DBLEAKpw"), "{query}");
+        assert!(query.contains("sslmode=require"), "{query}");
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 }

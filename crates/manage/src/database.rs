@@ -2,7 +2,7 @@
 
 use crate::messages::redact_url;
 use anyhow::Context;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use std::time::Duration;
 
 /// How long a command waits for PostgreSQL before giving up; use
@@ -11,7 +11,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(database_url: &str) -> anyhow::Result<AsyncPgConnection> {
     let where_to = redact_url(database_url);
-    tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(database_url))
+    tokio::time::timeout(CONNECT_TIMEOUT, domain::db::establish(database_url))
         .await
         .map_err(|_| {
             anyhow::anyhow!(
@@ -28,10 +28,11 @@ pub async fn connect(database_url: &str) -> anyhow::Result<AsyncPgConnection> {
 pub async fn connect_pool(database_url: &str, size: u32) -> anyhow::Result<domain::db::DbPool> {
     let pool = domain::db::pool(database_url, size, CONNECT_TIMEOUT);
     // Fail now, naming the database, rather than in the first command.
-    drop(pool.get().await.with_context(|| {
-        format!(
-            "cannot connect to PostgreSQL at {}",
-            redact_url(database_url)
+    drop(pool.get().await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {}: {}",
+            redact_url(database_url),
+            domain::db::unavailable_reason(&e)
         )
     })?);
     Ok(pool)

@@ -1,21 +1,6 @@
 //! Error and status text that is safe to show: one line, no secrets.
 
-/// Replaces the password of a URL's user-info with `***`, so connection
-/// strings can appear in messages.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
+pub use domain::settings::redact_url;
 
 /// An error and its causes on a single line (`outer: inner: root`).
 pub fn one_line(error: &anyhow::Error) -> String {
@@ -43,23 +28,6 @@ pub fn describe(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_url_hides_only_the_password() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/payments?sslmode=disable"),
-            "postgres://app:***@db:5432/payments?sslmode=disable"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1:5432/payments"),
-            "postgres://postgres@127.0.0.1:5432/payments"
-        );
-        assert_eq!(
-            redact_url("redis://:pw@127.0.0.1:6379/0"),
-            "redis://:***@127.0.0.1:6379/0"
-        );
-        assert_eq!(redact_url("not a url"), "not a url");
-    }
 
     #[test]
     fn one_line_joins_causes_and_removes_line_breaks() {

@@ -530,7 +530,7 @@ async fn an_unreachable_api_is_transient() {
 }
 
 #[tokio::test]
-async fn payment_intents_are_retrieved_and_cancelled() {
+async fn payment_intents_are_retrieved_and_a_checkout_ones_cancel_is_refused_once_sent() {
     let emulator = emulator().await;
     let client = client(&emulator);
     let (new, intent_id) = paid_intent(&emulator, &client, PayOutcome::Decline).await;
@@ -539,12 +539,17 @@ async fn payment_intents_are_retrieved_and_cancelled() {
     assert_eq!(intent.status, "requires_payment_method");
     assert!(!intent.is_cancelable());
 
+    // Stripe: "You can't cancel the PaymentIntent for a Checkout Session.
+    // Expire the Checkout Session instead." A refusal is not retried.
     let cancel_key = key(new.payment_id, StripeAction::CancelPaymentIntent);
-    let cancelled = client
+    let refused = client
         .cancel_payment_intent(&intent_id, &cancel_key)
         .await
-        .unwrap();
-    assert_eq!(cancelled.status, "canceled");
+        .unwrap_err();
+    assert!(
+        matches!(&refused, GatewayError::Permanent(m) if m.contains("Expire the Checkout Session")),
+        "{refused:?}"
+    );
     assert_eq!(
         keys_on(
             &emulator,

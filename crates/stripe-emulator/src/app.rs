@@ -145,11 +145,16 @@ impl App {
                     (status, body)
                 }
                 Ok(Lookup::Fresh) => {
-                    let (status, response) = match handler(state) {
-                        Ok(value) => (200, value),
-                        Err(error) => (error.status, error.body()),
+                    // As on Stripe, only a request the endpoint started
+                    // executing is saved: not one whose parameters failed
+                    // validation (nor, above, an injected fault).
+                    let (status, response, executed) = match handler(state) {
+                        Ok(value) => (200, value, true),
+                        Err(error) => (error.status, error.body(), !error.validation),
                     };
-                    if let Some(key) = &key {
+                    if let Some(key) = &key
+                        && executed
+                    {
                         state
                             .idempotency
                             .save(key, &method, &path, body, status, &response);

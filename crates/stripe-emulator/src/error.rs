@@ -13,6 +13,12 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     pub message: String,
     pub param: Option<String>,
+    /// Raised before the endpoint started executing: the parameters failed
+    /// validation, or no endpoint matched. Stripe saves no idempotent result
+    /// for such a request, so a corrected retry with the same
+    /// `Idempotency-Key` runs; errors raised while executing (a missing
+    /// object, a state that forbids the action) are saved and replayed.
+    pub validation: bool,
 }
 
 impl ApiError {
@@ -28,7 +34,22 @@ impl ApiError {
             code,
             message: message.into(),
             param: None,
+            validation: false,
         }
+    }
+
+    /// Marks the error as a validation failure (see [`ApiError::validation`]).
+    fn before_execution(mut self) -> Self {
+        self.validation = true;
+        self
+    }
+
+    /// Marks a parameter error as found while executing, e.g. an amount
+    /// checked against the object it applies to: it is saved under the
+    /// request's `Idempotency-Key` like any other result of execution.
+    pub fn while_executing(mut self) -> Self {
+        self.validation = false;
+        self
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -44,6 +65,7 @@ impl ApiError {
             format!("Missing required param: {param}."),
         )
         .with_param(param)
+        .before_execution()
     }
 
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
@@ -54,10 +76,21 @@ impl ApiError {
             message,
         )
         .with_param(param)
+        .before_execution()
     }
 
+    /// A 400 about the state of an object rather than the parameters, e.g.
+    /// expiring a session that is not open. Saved under the request's
+    /// `Idempotency-Key`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "invalid_request_error", None, message)
+    }
+
+    /// A 400 for parameters that cannot be read or do not go together
+    /// (a malformed form, two exclusive parameters): a validation failure,
+    /// not saved under the request's `Idempotency-Key`.
+    pub fn invalid_parameters(message: impl Into<String>) -> Self {
+        Self::bad_request(message).before_execution()
     }
 
     pub fn unexpected_state(code: &'static str, message: impl Into<String>) -> Self {
@@ -81,6 +114,7 @@ impl ApiError {
             None,
             format!("Unrecognized request URL ({method}: {path})."),
         )
+        .before_execution()
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {

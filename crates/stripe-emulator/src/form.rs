@@ -12,13 +12,13 @@ use std::collections::HashMap;
 /// Parses `input` into `T`, turning any failure into Stripe's 400.
 pub fn parse<T: DeserializeOwned>(input: &[u8]) -> Result<T, ApiError> {
     let text = std::str::from_utf8(input)
-        .map_err(|_| ApiError::bad_request("The request body is not valid UTF-8."))?;
+        .map_err(|_| ApiError::invalid_parameters("The request body is not valid UTF-8."))?;
     let normalised = decode_key_brackets(text);
     serde_qs::Config::new()
         .max_depth(6)
         .use_form_encoding(true)
         .deserialize_str(&normalised)
-        .map_err(|e| ApiError::bad_request(format!("Invalid request parameters: {e}")))
+        .map_err(|e| ApiError::invalid_parameters(format!("Invalid request parameters: {e}")))
 }
 
 /// Turns `%5B`/`%5D` back into brackets inside keys (never inside values).

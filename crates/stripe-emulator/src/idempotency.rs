@@ -1,7 +1,13 @@
 //! `Idempotency-Key` handling, as Stripe documents it: the first response to
 //! a key is saved; the same key with the same request replays it; the same
-//! key with different parameters is a 400 `idempotency_error`. Every key
-//! seen is recorded so tests can assert which keys a client sent.
+//! key with different parameters is a 400 `idempotency_error`. Only a request
+//! the endpoint started executing is saved (the caller decides; see
+//! `App::call`). Every key seen is recorded so tests can assert which keys a
+//! client sent.
+//!
+//! "The same parameters" means the same decoded form parameters, whatever
+//! their order or percent-encoding: `a=1&b=2` and `b=2&a=1` match, and so do
+//! `line_items[0][quantity]=1` and `line_items%5B0%5D%5Bquantity%5D=1`.
 
 use crate::error::ApiError;
 use serde::Serialize;
@@ -10,9 +16,18 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 struct Saved {
-    fingerprint: String,
+    fingerprint: Fingerprint,
     status: u16,
     body: Value,
+}
+
+/// What two requests under one key must share: method, path and the decoded
+/// form parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    method: String,
+    path: String,
+    params: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -39,8 +54,59 @@ pub enum Lookup {
     Replay { status: u16, body: Value },
 }
 
-fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
-    format!("{method} {path}\n{}", String::from_utf8_lossy(body))
+fn fingerprint(method: &str, path: &str, body: &[u8]) -> Fingerprint {
+    Fingerprint {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        params: form_params(body),
+    }
+}
+
+/// The `(key, value)` pairs of a form body, percent-decoded (`+` is a
+/// space), sorted by key. The sort is stable, so repeated keys (`expand[]=a
+/// &expand[]=b`, where the order makes the list) keep their order.
+fn form_params(body: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut params: Vec<(Vec<u8>, Vec<u8>)> = body
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (percent_decode(&pair[..at]), percent_decode(&pair[at + 1..])),
+            None => (percent_decode(pair), Vec::new()),
+        })
+        .collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    params
+}
+
+/// Form decoding: `%XX` becomes its byte and `+` a space; a `%` not followed
+/// by two hex digits stays as it is.
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'%' => {
+                let pair = input
+                    .get(i + 1..i + 3)
+                    .and_then(|h| Some((hex(h[0])?, hex(h[1])?)));
+                if let Some((high, low)) = pair {
+                    out.push(high << 4 | low);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' => out.push(b' '),
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    out
 }
 
 impl IdempotencyStore {
@@ -123,5 +189,55 @@ mod tests {
             .unwrap_err();
         assert_eq!(conflict.type_, "idempotency_error");
         assert_eq!(conflict.status, 400);
+    }
+
+    #[test]
+    fn parameters_are_compared_decoded_and_in_any_order() {
+        let mut store = IdempotencyStore::default();
+        let body = b"line_items[0][quantity]=1&metadata[note]=a%20b&mode=payment";
+        store.save("k", "POST", "/v1/x", body, 200, &json!({"id": "x"}));
+        for same in [
+            &b"mode=payment&metadata[note]=a+b&line_items[0][quantity]=1"[..],
+            b"line_items%5B0%5D%5Bquantity%5D=1&metadata%5bnote%5d=a%20b&mode=payment&",
+            b"metadata[note]=a%20b&&mode=%70ayment&line_items[0][quantity]=1",
+        ] {
+            assert!(
+                matches!(
+                    store.lookup("k", "POST", "/v1/x", same),
+                    Ok(Lookup::Replay { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(same)
+            );
+        }
+        for different in [
+            &b"line_items[0][quantity]=2&metadata[note]=a%20b&mode=payment"[..],
+            b"line_items[0][quantity]=1&metadata[note]=a%2Bb&mode=payment",
+            b"line_items[0][quantity]=1&mode=payment",
+            b"line_items[0][quantity]=1&metadata[note]=a%20b&mode=payment&expand[]=x",
+        ] {
+            assert!(
+                store.lookup("k", "POST", "/v1/x", different).is_err(),
+                "{}",
+                String::from_utf8_lossy(different)
+            );
+        }
+        assert!(
+            store.lookup("k", "POST", "/v1/y", body).is_err(),
+            "another path"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_order() {
+        assert_eq!(
+            form_params(b"expand[]=b&a=1&expand[]=a"),
+            vec![
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"expand[]".to_vec(), b"b".to_vec()),
+                (b"expand[]".to_vec(), b"a".to_vec()),
+            ]
+        );
+        assert_eq!(percent_decode(b"100%+%4x%41%"), b"100% %4xA%".to_vec());
     }
 }

@@ -176,6 +176,128 @@ async fn the_same_idempotency_key_replays_and_other_parameters_conflict() {
 }
 
 #[tokio::test]
+async fn a_request_that_fails_validation_saves_nothing_under_its_key() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+
+    let invalid = api
+        .post("/v1/checkout/sessions", "mode=payment", Some("key-v"))
+        .await;
+    assert_eq!(invalid.status, 400);
+    assert_eq!(invalid.body["error"]["code"], "parameter_missing");
+
+    // The corrected retry under the same key runs, and is what the key keeps.
+    let form = session_form(emulator.now() + 3600);
+    let corrected = api
+        .post("/v1/checkout/sessions", &form, Some("key-v"))
+        .await;
+    assert_eq!(corrected.status, 200, "{}", corrected.body);
+    assert!(corrected.headers.get("idempotent-replayed").is_none());
+    let again = api
+        .post("/v1/checkout/sessions", &form, Some("key-v"))
+        .await;
+    assert_eq!(again.body, corrected.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+
+    // Nor is a form that cannot be read, or a request no endpoint took.
+    let unreadable = api.post("/v1/refunds", "amount[x]=1", Some("key-u")).await;
+    assert_eq!(unreadable.status, 400);
+    let missing = api.post("/v1/refunds", "", Some("key-u")).await;
+    assert_eq!(missing.body["error"]["code"], "parameter_missing");
+    for _ in 0..2 {
+        let nowhere = api.post("/v1/nowhere", "", Some("key-n")).await;
+        assert_eq!(nowhere.status, 404);
+        assert!(nowhere.headers.get("idempotent-replayed").is_none());
+    }
+}
+
+#[tokio::test]
+async fn an_error_raised_while_executing_is_saved_under_its_key() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let id = api.create_session_id(&emulator).await;
+    let expire = format!("/v1/checkout/sessions/{id}/expire");
+    assert_eq!(api.post(&expire, "", None).await.status, 200);
+
+    let refused = api.post(&expire, "", Some("key-e")).await;
+    assert_eq!(refused.status, 400);
+    let replayed = api.post(&expire, "", Some("key-e")).await;
+    assert_eq!(replayed.status, 400);
+    assert_eq!(replayed.body, refused.body);
+    assert_eq!(replayed.headers["idempotent-replayed"], "true");
+}
+
+#[tokio::test]
+async fn an_injected_fault_saves_nothing_under_its_key() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let form = session_form(emulator.now() + 3600);
+    for status in [500, 429] {
+        api.control(
+            Method::POST,
+            "/faults",
+            Some(json!({"status": status, "method": "POST"})),
+        )
+        .await;
+        let injected = api
+            .post("/v1/checkout/sessions", &form, Some("key-f"))
+            .await;
+        assert_eq!(injected.status, status);
+    }
+
+    let executed = api
+        .post("/v1/checkout/sessions", &form, Some("key-f"))
+        .await;
+    assert_eq!(executed.status, 200, "{}", executed.body);
+    assert!(executed.headers.get("idempotent-replayed").is_none());
+    assert_eq!(
+        api.get("/v1/checkout/sessions").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_same_parameters_in_another_order_or_encoding_replay() {
+    let emulator = start(EmulatorConfig::for_tests()).await;
+    let api = Api::new(&emulator);
+    let form = session_form(emulator.now() + 3600);
+    let first = api
+        .post("/v1/checkout/sessions", &form, Some("key-o"))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+
+    let reordered: Vec<&str> = form.split('&').rev().collect();
+    let reordered = reordered.join("&");
+    let encoded = form.replace('[', "%5B").replace(']', "%5D");
+    for same in [reordered, encoded] {
+        let replay = api
+            .post("/v1/checkout/sessions", &same, Some("key-o"))
+            .await;
+        assert_eq!(replay.status, 200, "{same}: {}", replay.body);
+        assert_eq!(replay.body, first.body, "{same}");
+        assert_eq!(replay.headers["idempotent-replayed"], "true", "{same}");
+    }
+
+    let other = form.replace("line_items[0][quantity]=2", "line_items[0][quantity]=3");
+    assert_ne!(other, form);
+    let conflict = api
+        .post("/v1/checkout/sessions", &other, Some("key-o"))
+        .await;
+    assert_eq!(conflict.status, 400);
+    assert_eq!(conflict.body["error"]["type"], "idempotency_error");
+    assert_eq!(
+        api.get("/v1/checkout/sessions").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn lists_are_newest_first_and_paginate_with_has_more() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);

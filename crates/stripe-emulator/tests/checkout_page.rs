@@ -154,7 +154,7 @@ async fn an_expired_session_cannot_be_paid() {
 }
 
 #[tokio::test]
-async fn a_session_whose_payment_intent_was_canceled_cannot_be_paid() {
+async fn the_payment_intent_of_a_checkout_session_cannot_be_cancelled() {
     let emulator = start(EmulatorConfig::for_tests()).await;
     let api = Api::new(&emulator);
     let session = api.create_session(&emulator).await;
@@ -162,59 +162,73 @@ async fn a_session_whose_payment_intent_was_canceled_cannot_be_paid() {
         session["id"].as_str().unwrap(),
         session["url"].as_str().unwrap(),
     );
-    // A declined card gives the session its PaymentIntent; then cancel it.
+    // A declined card gives the session its PaymentIntent.
     submit(&api, url, "4000000000000002").await;
     let intent = api.get(&format!("/v1/checkout/sessions/{id}")).await.body["payment_intent"]
         .as_str()
         .unwrap()
         .to_owned();
-    let canceled = api
-        .post(&format!("/v1/payment_intents/{intent}/cancel"), "", None)
-        .await;
-    assert_eq!(canceled.body["status"], "canceled");
+    let cancel = format!("/v1/payment_intents/{intent}/cancel");
 
-    let response = submit(&api, url, "4242424242424242").await;
+    let refused = api.post(&cancel, "", Some("cancel-1")).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["error"]["type"], "invalid_request_error");
     assert_eq!(
-        response.status().as_u16(),
-        200,
-        "no redirect to success_url"
+        refused.body["error"]["message"],
+        "You can't cancel the PaymentIntent for a Checkout Session. Expire the Checkout Session instead."
     );
-    let html = response.text().await.unwrap();
-    assert!(html.contains("no longer payable"), "{html}");
-    assert!(!html.contains("Pay with card"), "{html}");
-    for outcome in ["paid", "failed"] {
-        let control = api
-            .control(
-                Method::POST,
-                &format!("/sessions/{id}/pay"),
-                Some(json!({"outcome": outcome})),
-            )
-            .await;
-        assert_eq!(control.status, 400, "{outcome}");
-        assert_eq!(
-            control.body["error"]["code"], "checkout_session_not_open",
-            "{outcome}"
-        );
-    }
-    let (_, html) = page(&api, url).await;
-    assert!(html.contains("no longer payable") && !html.contains("Pay with card"));
+    assert_eq!(refused.body["error"].get("code"), None);
+    // Refused while executing, so saved under the key like Stripe does.
+    let replayed = api.post(&cancel, "", Some("cancel-1")).await;
+    assert_eq!(replayed.body, refused.body);
+    assert_eq!(replayed.headers["idempotent-replayed"], "true");
+    let reason = api
+        .post(&cancel, "cancellation_reason=abandoned", None)
+        .await;
+    assert_eq!(reason.status, 400);
 
-    let after = api
-        .get(&format!(
-            "/v1/checkout/sessions/{id}?expand[]=payment_intent"
-        ))
-        .await
-        .body;
-    assert_eq!(after["payment_intent"]["status"], "canceled");
-    assert_eq!(after["status"], "open");
-    assert_eq!(after["payment_status"], "unpaid");
+    let intent_now = api.get(&format!("/v1/payment_intents/{intent}")).await.body;
+    assert_eq!(intent_now["status"], "requires_payment_method");
+    assert_eq!(intent_now["cancellation_reason"], json!(null));
     let events = api.control(Method::GET, "/events", None).await.body;
     assert!(
         events
             .as_array()
             .unwrap()
             .iter()
-            .all(|e| e["type"] != "checkout.session.completed"),
+            .all(|e| e["type"] != "payment_intent.canceled"),
         "{events}"
+    );
+
+    // The session is still payable, and a paid intent is not cancelable.
+    let paid = submit(&api, url, "4242424242424242").await;
+    assert_eq!(paid.status().as_u16(), 303);
+    let after = api.post(&cancel, "", None).await;
+    assert_eq!(after.status, 400);
+    assert_eq!(
+        after.body["error"]["code"],
+        "payment_intent_unexpected_state"
+    );
+
+    // Expiring is the way: here on a second session, which cancels its
+    // intent as `abandoned`.
+    let other = api.create_session(&emulator).await;
+    let (other_id, other_url) = (
+        other["id"].as_str().unwrap(),
+        other["url"].as_str().unwrap(),
+    );
+    submit(&api, other_url, "4000000000000002").await;
+    let expired = api
+        .post(
+            &format!("/v1/checkout/sessions/{other_id}/expire"),
+            "expand[]=payment_intent",
+            None,
+        )
+        .await;
+    assert_eq!(expired.body["status"], "expired");
+    assert_eq!(expired.body["payment_intent"]["status"], "canceled");
+    assert_eq!(
+        expired.body["payment_intent"]["cancellation_reason"],
+        "abandoned"
     );
 }

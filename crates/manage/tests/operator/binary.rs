@@ -334,3 +334,39 @@ async fn binary_seed_demo_is_refused_in_production() {
     assert_eq!(reason.lines().count(), 1, "{reason}");
     assert!(reason.contains("APP_ENV=production"), "{reason}");
 }
+
+/// A typo in the URL is named at once, not waited out as an outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_a_database_url_that_does_not_parse_fails_at_once_naming_the_variable() {
+    let env = TestEnv::new().await;
+    let started = Instant::now();
+    let output = command(&env)
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres:hunter2@127.0.0.1:abc/x",
+        )
+        .args(["wait_for_db", "--timeout", "30"])
+        .output()
+        .expect("run manage");
+    let reason = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{reason}");
+    assert_eq!(reason.lines().count(), 1, "{reason}");
+    assert!(reason.contains("DATABASE_URL"), "{reason}");
+    assert!(!reason.contains("hunter2"), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_a_password_given_as_a_url_parameter_is_never_printed() {
+    let env = TestEnv::new().await;
+    let url = format!("{}?password=DBLEAKpw", env.db.url());
+    let output = command(&env)
+        .env("DATABASE_URL", &url)
+        .arg("wait_for_db")
+        .output()
+        .expect("run manage");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(printed.contains("password=***"), "{printed}");
+    assert!(!printed.contains("DBLEAKpw"), "{printed}");
+}

@@ -98,6 +98,10 @@ pub struct PaymentIntent {
     pub latest_charge: Option<String>,
     pub canceled_at: Option<i64>,
     pub cancellation_reason: Option<String>,
+    /// The Checkout Session that created the intent. Not rendered (Stripe's
+    /// PaymentIntent has no such field); it makes `cancel` refuse the
+    /// intent, as Stripe does.
+    pub checkout_session: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -182,7 +182,7 @@ impl State {
             })
         };
         match (&query.starting_after, &query.ending_before) {
-            (Some(_), Some(_)) => Err(ApiError::bad_request(
+            (Some(_), Some(_)) => Err(ApiError::invalid_parameters(
                 "You may only specify one of these parameters: ending_before, starting_after.",
             )),
             (Some(id), None) => Ok(Cursor::After(position("starting_after", id)?)),
@@ -213,7 +213,7 @@ impl State {
         session.status = SessionStatus::Expired;
         let intent_id = session.payment_intent.clone();
         if let Some(intent_id) = intent_id {
-            self.cancel_intent_internal(&intent_id, "abandoned");
+            self.cancel_intent_internal(&intent_id, Some("abandoned"));
         }
         if let Ok(session) = self.session(id) {
             let rendered = self.render_session(session, false);
@@ -283,6 +283,7 @@ impl State {
                     latest_charge: None,
                     canceled_at: None,
                     cancellation_reason: None,
+                    checkout_session: Some(session.id.clone()),
                 };
                 let intent_id = intent.id.clone();
                 self.intents.insert(intent_id.clone(), intent);
