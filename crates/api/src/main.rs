@@ -17,7 +17,16 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(target: "payments", bind = %settings.api_bind, env = settings.app_env.as_str(),
         queue_prefix = settings.queue_prefix.as_str(),
         "starting payments-api");
-    let app = Application::build(settings)?;
+    let app = match Application::build(settings) {
+        Ok(app) => app,
+        Err(e) => {
+            // One line with its causes (`{:#}`), as an operator's log
+            // search and a container's last message want it.
+            tracing::error!(target: "payments", error = format!("{e:#}"), "payments-api cannot start");
+            eprintln!("payments-api: cannot start: {e:#}");
+            std::process::exit(1);
+        }
+    };
     app.run_until_stopped().await?;
     tracing::info!(target: "payments", "payments-api stopped");
     Ok(())

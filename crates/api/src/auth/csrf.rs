@@ -2,7 +2,8 @@
 //! authenticated request must send `X-CSRFToken` equal to the `csrftoken`
 //! cookie (and, once logged in, equal to the session's token). Like Django,
 //! an `Origin` header, when sent, must be this site or a trusted origin
-//! (`ALLOWED_ORIGINS`).
+//! (`ALLOWED_ORIGINS`). An anonymous login is checked as DRF checks it
+//! ([`check_login`]).
 
 use super::session::{CSRF_COOKIE, CSRF_HEADER};
 use crate::error::ApiError;
@@ -42,21 +43,11 @@ pub fn check(req: &HttpRequest, session_token: Option<&str>, lang: Lang) -> Resu
     if is_safe(req.method()) {
         return Ok(());
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        if !origin_trusted(req, origin) {
-            return Err(failure(messages::CSRF_ORIGIN, lang));
-        }
-    }
+    check_origin(req, lang)?;
     let cookie = req
         .cookie(CSRF_COOKIE)
         .ok_or_else(|| failure(messages::CSRF_COOKIE_MISSING, lang))?;
-    let header = req
-        .headers()
-        .get(CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| failure(messages::CSRF_TOKEN_MISSING, lang))?;
+    let header = sent_token(req).ok_or_else(|| failure(messages::CSRF_TOKEN_MISSING, lang))?;
     let matches_cookie = constant_time_eq(header.as_bytes(), cookie.value().as_bytes());
     let matches_session =
         session_token.is_none_or(|t| constant_time_eq(header.as_bytes(), t.as_bytes()));
@@ -65,6 +56,42 @@ pub fn check(req: &HttpRequest, session_token: Option<&str>, lang: Lang) -> Resu
     } else {
         Err(failure(messages::CSRF_TOKEN_INCORRECT, lang))
     }
+}
+
+/// The check of an anonymous login. DRF enforces CSRF only for a user its
+/// session authenticates, so a script or a Django-era client logs in with
+/// no token. What CSRF protects a login from — a page of another site
+/// logging the victim's browser into the attacker's account — is still
+/// refused: browsers send `Origin` on every cross-site POST, and an
+/// untrusted one fails. A token that is sent must match the cookie.
+pub fn check_login(req: &HttpRequest, lang: Lang) -> Result<(), ApiError> {
+    check_origin(req, lang)?;
+    match (req.cookie(CSRF_COOKIE), sent_token(req)) {
+        (Some(cookie), Some(header))
+            if !constant_time_eq(header.as_bytes(), cookie.value().as_bytes()) =>
+        {
+            Err(failure(messages::CSRF_TOKEN_INCORRECT, lang))
+        }
+        (None, Some(_)) => Err(failure(messages::CSRF_COOKIE_MISSING, lang)),
+        _ => Ok(()),
+    }
+}
+
+/// An `Origin` header, when sent, must be this site or a trusted origin.
+fn check_origin(req: &HttpRequest, lang: Lang) -> Result<(), ApiError> {
+    match req.headers().get(header::ORIGIN) {
+        Some(origin) if !origin_trusted(req, origin.to_str().unwrap_or_default()) => {
+            Err(failure(messages::CSRF_ORIGIN, lang))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn sent_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

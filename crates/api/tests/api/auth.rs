@@ -46,21 +46,56 @@ async fn login_sets_an_http_only_lax_session_cookie_and_rotates_the_csrf_token()
     assert_ne!(caller.csrf_cookie().unwrap(), before, "csrftoken rotated");
 }
 
+/// As with DRF (CSRF only for a user the session authenticates), a script
+/// logs in with no CSRF pair at all.
 #[tokio::test]
-async fn login_without_csrf_is_403() {
+async fn login_without_a_csrf_pair_works_for_a_script() {
     let app = spawn_app().await;
     let user = app.create_user("ana@example.com", false).await;
     let caller = app.anonymous().without_csrf();
-    app.get_csrf(&caller).await;
     let response = app.login(&caller, &user.email, PASSWORD).await;
-    assert_eq!(response.status(), 403);
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("Falló la verificación CSRF")
-    );
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.get(&caller, "/api/auth/me/").await.status(), 200);
+}
+
+/// Login CSRF (another site logging the victim into the attacker's
+/// account) is refused by the browser's `Origin`; a token that is sent
+/// must match the cookie.
+#[tokio::test]
+async fn login_from_another_site_or_with_a_wrong_token_is_403() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let body = json!({ "email": user.email, "password": PASSWORD });
+    let from_elsewhere = app
+        .anonymous()
+        .without_csrf()
+        .request(Method::POST, "/api/auth/login/")
+        .header("Origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let caller = app.anonymous().without_csrf();
+    app.get_csrf(&caller).await;
+    let forged = caller
+        .request(Method::POST, "/api/auth/login/")
+        .header("X-CSRFToken", "0".repeat(64))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+
+    for response in [from_elsewhere, forged] {
+        assert_eq!(response.status(), 403);
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("Falló la verificación CSRF"),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -92,7 +92,7 @@ fn validate(body: LoginBody, lang: domain::i18n::Lang) -> Result<(Email, String)
     responses((status = 200, description = "Logged in; sets sessionid and rotates csrftoken", body = UserBody),
               (status = 400, description = "Invalid input"),
               (status = 401, description = "Invalid e-mail or password (same answer for both)"),
-              (status = 403, description = "CSRF failure"),
+              (status = 403, description = "CSRF failure: an untrusted Origin, or a token that does not match the cookie"),
               (status = 415, description = "The body is not application/json"),
               (status = 429, description = "Too many attempts")))]
 pub async fn login(
@@ -101,7 +101,7 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
-    csrf::check(&req, None, lang)?;
+    csrf::check_login(&req, lang)?;
     let (email, password) = validate(body.into_inner(), lang)?;
     let user = {
         let mut conn = state.pool.get().await.or_api(lang)?;
