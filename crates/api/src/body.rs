@@ -39,19 +39,24 @@ pub fn json_object(
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::detail(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "{}: {}",
-                messages::INVALID_BODY.get(lang),
-                lang.pick("se esperaba un objeto JSON", "a JSON object was expected")
-            ),
-        )),
+        Ok(_) => Err(not_an_object(lang)),
         Err(e) => Err(ApiError::detail(
             StatusCode::BAD_REQUEST,
             format!("{}: {e}", messages::MALFORMED_JSON.get(lang)),
         )),
     }
+}
+
+/// The answer to valid JSON that is not an object.
+pub fn not_an_object(lang: Lang) -> ApiError {
+    ApiError::detail(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "{}: {}",
+            messages::INVALID_BODY.get(lang),
+            lang.pick("se esperaba un objeto JSON", "a JSON object was expected")
+        ),
+    )
 }
 
 /// An optional boolean field (absent → `false`).

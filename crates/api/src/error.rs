@@ -177,6 +177,9 @@ impl ApiError {
                 messages::UNSUPPORTED_MEDIA_TYPE,
                 lang,
             ),
+            // serde's own words name Rust types ("struct LoginBody"):
+            // valid JSON of another shape gets the same answer as elsewhere.
+            J::Deserialize(e) if e.is_data() => crate::body::not_an_object(lang),
             other => Self::detail(
                 StatusCode::BAD_REQUEST,
                 format!("{}: {other}", messages::MALFORMED_JSON.get(lang)),
@@ -248,7 +251,7 @@ impl<T> OrApi<T> for Result<T, GatewayError> {
 }
 
 /// Seconds a client is asked to wait after a 503.
-const RETRY_AFTER_SECS: &str = "5";
+pub const RETRY_AFTER_SECS: &str = "5";
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {

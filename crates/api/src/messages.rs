@@ -22,7 +22,6 @@ macro_rules! messages {
 
 messages! {
     NOT_FOUND => "No encontrado.", "Not found.";
-    METHOD_NOT_ALLOWED => "Método no permitido.", "Method not allowed.";
     ORIGIN_NOT_ALLOWED => "Origen no permitido.", "Origin not allowed.";
     CORS_METHOD_NOT_ALLOWED => "Método no permitido para peticiones de otro origen.", "Method not allowed for cross-origin requests.";
     CORS_HEADERS_NOT_ALLOWED => "Una de las cabeceras pedidas no está permitida para peticiones de otro origen.", "One of the requested headers is not allowed for cross-origin requests.";

@@ -8,8 +8,8 @@ use crate::messages::{self, Msg};
 use actix_cors::CorsError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 use domain::i18n::Lang;
@@ -18,7 +18,6 @@ use serde_json::json;
 fn message(status: StatusCode) -> Msg {
     match status {
         StatusCode::NOT_FOUND => messages::NOT_FOUND,
-        StatusCode::METHOD_NOT_ALLOWED => messages::METHOD_NOT_ALLOWED,
         StatusCode::PAYLOAD_TOO_LARGE => messages::PAYLOAD_TOO_LARGE,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => messages::UNSUPPORTED_MEDIA_TYPE,
         StatusCode::TOO_MANY_REQUESTS => messages::TOO_MANY_REQUESTS,
@@ -49,21 +48,30 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
+/// DRF's words for a 405, naming the method.
+fn method_not_allowed(method: &Method, lang: Lang) -> String {
+    match lang {
+        Lang::Es => format!("Método \"{method}\" no permitido."),
+        Lang::En => format!("Method \"{method}\" not allowed."),
+    }
+}
+
 fn json_error(
     status: StatusCode,
     old: &HeaderMap,
     cause: Option<&Error>,
+    method: &Method,
     lang: Lang,
 ) -> HttpResponse {
-    let msg = match cause.and_then(|e| e.as_error::<CorsError>()) {
-        Some(refusal) => cors_message(refusal),
-        None => message(status),
-    };
-    let detail = match msg {
-        m if m == messages::INTERNAL && status.is_client_error() => {
-            status.canonical_reason().unwrap_or("Error").to_owned()
-        }
-        m => m.get(lang).to_owned(),
+    let detail = match cause.and_then(|e| e.as_error::<CorsError>()) {
+        Some(refusal) => cors_message(refusal).get(lang).to_owned(),
+        None if status == StatusCode::METHOD_NOT_ALLOWED => method_not_allowed(method, lang),
+        None => match message(status) {
+            m if m == messages::INTERNAL && status.is_client_error() => {
+                status.canonical_reason().unwrap_or("Error").to_owned()
+            }
+            m => m.get(lang).to_owned(),
+        },
     };
     let mut response = HttpResponse::build(status);
     for (name, value) in old {
@@ -84,7 +92,14 @@ pub async fn json_errors(
     if res.status().as_u16() < 400 || is_json(res.headers()) {
         return Ok(res.map_into_left_body());
     }
-    let replacement = json_error(res.status(), res.headers(), res.response().error(), lang);
+    let method = res.request().method().clone();
+    let replacement = json_error(
+        res.status(),
+        res.headers(),
+        res.response().error(),
+        &method,
+        lang,
+    );
     let (http_req, _) = res.into_parts();
     Ok(ServiceResponse::new(http_req, replacement).map_into_right_body())
 }

@@ -1,8 +1,10 @@
 //! `GET /healthz` (the process is alive) and `GET /readyz` (PostgreSQL
 //! and Redis answer; 503 naming what is down).
 
+use crate::error::RETRY_AFTER_SECS;
 use crate::lang::Language;
 use crate::state::AppState;
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -72,9 +74,11 @@ pub async fn readyz(Language(lang): Language, state: web::Data<AppState>) -> Htt
         lang.pick("No disponible", "Unavailable"),
         down.join(", ")
     );
-    HttpResponse::ServiceUnavailable().json(json!({
-        "status": "unavailable",
-        "detail": detail,
-        "checks": checks,
-    }))
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS))
+        .json(json!({
+            "status": "unavailable",
+            "detail": detail,
+            "checks": checks,
+        }))
 }

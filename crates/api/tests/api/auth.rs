@@ -454,3 +454,20 @@ async fn unsafe_cookie_requests_from_an_untrusted_origin_are_403() {
     );
     assert_eq!(cancel("http://frontend.test").await.unwrap().status(), 200);
 }
+
+/// Valid JSON of another shape is told so in the API's words, never in
+/// serde's (which name Rust types).
+#[tokio::test]
+async fn login_with_json_that_is_not_an_object_is_400_without_internals() {
+    let app = spawn_app().await;
+    let caller = app.anonymous();
+    for body in [json!([1]), json!("ana"), json!(7)] {
+        let response = app.post_json(&caller, "/api/auth/login/", &body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["detail"], "Datos no válidos: se esperaba un objeto JSON",
+            "{body}"
+        );
+    }
+}

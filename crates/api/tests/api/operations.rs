@@ -104,6 +104,7 @@ async fn readyz_is_503_naming_redis_when_it_is_down_while_sync_endpoints_work() 
         .await
         .unwrap();
     assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["retry-after"], "5", "as every 503");
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["postgres"], "ok");
     assert!(
@@ -260,7 +261,10 @@ async fn unknown_routes_and_wrong_methods_answer_json() {
         .unwrap();
     assert_eq!(wrong.status(), 405);
     let body: Value = wrong.json().await.unwrap();
-    assert_eq!(body["detail"], "Method not allowed.");
+    assert_eq!(
+        body["detail"], "Method \"DELETE\" not allowed.",
+        "DRF's words"
+    );
     for path in ["/healthz", "/readyz", "/metrics"] {
         let wrong = reqwest::Client::new()
             .post(format!("{}{path}", app.address))
