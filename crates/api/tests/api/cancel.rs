@@ -181,6 +181,10 @@ async fn cancel_honours_idempotency_keys() {
     let first: Value = send().await.unwrap().json().await.unwrap();
     let second = send().await.unwrap();
     assert_eq!(second.headers().get("idempotent-replayed").unwrap(), "true");
+    assert!(
+        second.headers().get("content-language").is_none(),
+        "the saved answer's language is not labelled with this request's"
+    );
     let second: Value = second.json().await.unwrap();
     assert_eq!(first, second);
     assert_eq!(second["message"], "Pago cancelado exitosamente");

@@ -53,6 +53,9 @@ pub(crate) async fn move_payment(
             also.mirror,
             also.expire_pending
                 .map(|p| payments::stripe_expire_pending.eq(p)),
+            // A declined card retried and paid: the decline is history (its
+            // FAILED audit row keeps it), not what the frontend should show.
+            (to == PaymentStatus::Completed).then_some(payments::error_message.eq(None::<String>)),
         ))
         .returning(Payment::as_returning());
     let mut update_conn = conn;

@@ -165,7 +165,7 @@ async fn money_arriving_after_cancellation_is_refunded_once_and_recorded() {
 }
 
 #[tokio::test]
-async fn a_failed_card_marks_failed_and_a_later_payment_still_completes() {
+async fn a_failed_card_marks_failed_and_a_later_payment_completes_without_the_decline() {
     let ctx = Ctx::new(10).await;
     let payment = ctx.checkout(1, None).await;
     let mut conn = ctx.db.conn().await;
@@ -192,6 +192,10 @@ async fn a_failed_card_marks_failed_and_a_later_payment_still_completes() {
         .await
         .unwrap();
     assert_eq!(done.payment.status, PaymentStatus::Completed);
+    assert_eq!(
+        done.payment.error_message, None,
+        "a paid payment shows no decline (its FAILED audit row keeps it)"
+    );
 
     let late_failure = record_payment_failed(
         &mut conn,
@@ -207,6 +211,7 @@ async fn a_failed_card_marks_failed_and_a_later_payment_still_completes() {
         PaymentStatus::Completed,
         "out-of-order failure changes nothing"
     );
+    assert_eq!(late_failure.error_message, None);
     ctx.assert_invariants().await;
 }
 
