@@ -138,6 +138,43 @@ async fn cancel_when_stripe_is_down_answers_200_with_a_warning_and_remembers_str
     );
 }
 
+/// A 400 on the expire of a session Stripe still shows open is not a
+/// closed session: the customer could still pay, so the cancel says Stripe
+/// has to be told and the sweep expires it later (black-box adversary:
+/// the payment ended CANCELLED with its session payable and nothing
+/// retrying).
+#[tokio::test]
+async fn a_refused_expire_of_a_session_still_open_leaves_the_expiry_to_the_sweep() {
+    let app = spawn_app().await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let checkout = app.paid_for_checkout(&browser, 1).await;
+    let session = checkout["session_id"].as_str().unwrap();
+    app.stripe.inject_fault(Fault {
+        count: 1,
+        status: Some(400),
+        retry_after: None,
+        delay_ms: 0,
+        path_prefix: Some(format!("/v1/checkout/sessions/{session}/expire")),
+        method: Some("POST".into()),
+    });
+
+    let response = app.cancel(&browser, &id_of(&checkout)).await;
+
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["payment_status"], "CANCELLED");
+    assert!(body["warning"].is_string(), "{body}");
+    let payment = Payment::find(
+        &mut *app.db.conn().await,
+        id_of(&checkout).parse::<PaymentId>().unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(payment.stripe_expire_pending, "the sweep will expire it");
+}
+
 #[tokio::test]
 async fn cancel_of_an_already_paid_payment_is_409_and_records_completed() {
     let app = spawn_app().await;

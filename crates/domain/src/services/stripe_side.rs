@@ -2,7 +2,7 @@
 //! longer pay, and learning what Stripe knows when it refuses.
 
 use crate::gateway::{
-    CheckoutSession, GatewayError, StripeAction, StripeGateway, StripeIdempotencyKey,
+    CheckoutSession, GatewayError, SessionStatus, StripeAction, StripeGateway, StripeIdempotencyKey,
 };
 use crate::models::payment::Payment;
 
@@ -33,8 +33,17 @@ pub(crate) async fn close_session_telling_who(
     let key = StripeIdempotencyKey::for_action(payment.id, StripeAction::ExpireSession);
     let (session, expired_now) = match gateway.expire_checkout_session(session_id, &key).await {
         Ok(session) => (session, true),
-        Err(GatewayError::SessionNotOpen(_)) => {
+        Err(GatewayError::SessionNotOpen(refusal)) => {
             match gateway.retrieve_checkout_session(session_id).await {
+                // Stripe refused the expire yet shows the session open: the
+                // customer can still pay, so it is not closed (the sweep
+                // tries again), whatever the refusal said.
+                Ok(session) if session.status == SessionStatus::Open => {
+                    let e = GatewayError::Permanent(format!(
+                        "Stripe refused to expire an open session: {refusal}"
+                    ));
+                    return (StripeSide::Unreachable(e), false);
+                }
                 Ok(session) => (session, false),
                 Err(e) => return (StripeSide::Unreachable(e), false),
             }
