@@ -102,9 +102,9 @@ impl ApiError {
     pub fn from_domain(error: DomainError, lang: Lang) -> Self {
         use StatusCode as S;
         match error {
-            DomainError::PaymentNotFound(_) | DomainError::UnknownSession(_) => {
-                Self::not_found(lang)
-            }
+            DomainError::PaymentNotFound(_)
+            | DomainError::UnknownSession(_)
+            | DomainError::NotPaidYet(_) => Self::not_found(lang),
             DomainError::ProductNotFound(id) => Self::field(
                 "items",
                 format!("{} ({id})", messages::UNKNOWN_PRODUCT.get(lang)),

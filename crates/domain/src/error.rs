@@ -13,6 +13,10 @@ pub enum DomainError {
     PaymentNotFound(PaymentId),
     #[error("no payment for checkout session {0}")]
     UnknownSession(String),
+    /// An event about money (a refund) arrived before the payment is known
+    /// to be paid here or in Stripe: kept and retried, like an unknown session.
+    #[error("payment {0} is not paid yet; the event waits for its payment")]
+    NotPaidYet(PaymentId),
     #[error("product {0} not found")]
     ProductNotFound(ProductId),
     /// A line's quantity, or the sum of one product's lines, is outside
@@ -55,14 +59,24 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// An event that cannot be applied yet: it is kept and retried (by its
+    /// job, then by the sweep), which is not a failure.
+    pub fn is_waiting(&self) -> bool {
+        matches!(
+            self,
+            DomainError::UnknownSession(_) | DomainError::NotPaidYet(_)
+        )
+    }
+
     /// Retrying the same operation later may succeed.
     pub fn is_transient(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error as Db};
         match self {
             DomainError::Gateway(e) => e.is_transient(),
             DomainError::DatabaseUnavailable(_) => true,
-            // A webhook can arrive before checkout stored its session id.
-            DomainError::UnknownSession(_) => true,
+            // A webhook can arrive before checkout stored its session id,
+            // or before the payment it refunds completed.
+            DomainError::UnknownSession(_) | DomainError::NotPaidYet(_) => true,
             DomainError::Database(Db::DatabaseError(kind, info)) => {
                 matches!(
                     kind,

@@ -48,7 +48,7 @@ pub enum JobError {
 
 impl From<DomainError> for JobError {
     fn from(e: DomainError) -> Self {
-        if matches!(e, DomainError::UnknownSession(_)) {
+        if e.is_waiting() {
             JobError::Waiting(e.to_string())
         } else if e.is_transient() {
             JobError::Transient(e.to_string())

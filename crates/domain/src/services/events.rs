@@ -174,7 +174,7 @@ pub async fn process_event(
             Ok(outcome(event, Some(&payment), failure_action(&payment)))
         }
         StripeEventKind::ChargeRefunded(charge) if charge.amount_refunded_minor > 0 => {
-            charge_refunded(conn, event, charge, &actor).await
+            charge_refunded(conn, gateway, event, charge, &actor).await
         }
         StripeEventKind::PaymentIntentCanceled { .. }
         | StripeEventKind::ChargeRefunded(_)
@@ -187,6 +187,7 @@ pub async fn process_event(
 /// only logged and reported as `partial_refund_noted`.
 async fn charge_refunded(
     conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
     event: &StripeEvent,
     charge: &RefundedCharge,
     actor: &Actor,
@@ -194,7 +195,10 @@ async fn charge_refunded(
     let Some(intent) = charge.payment_intent_id.as_deref() else {
         return Ok(outcome(event, None, "ignored"));
     };
-    let payment = payment_for_intent(conn, None, intent).await?;
+    let mut payment = payment_for_intent(conn, None, intent).await?;
+    if payment.status.is_open() {
+        payment = paid_before_refunded(conn, gateway, payment, actor).await?;
+    }
     if !matches!(
         payment.status,
         PaymentStatus::Completed | PaymentStatus::Cancelled
@@ -211,6 +215,29 @@ async fn charge_refunded(
         json!({ "event_id": event.id, "amount_refunded_minor": charge.amount_refunded_minor });
     let payment = record_refund(conn, payment.id, actor, &detail).await?;
     Ok(outcome(event, Some(&payment), "refunded"))
+}
+
+/// A refund for a payment still open here: its completion has not been
+/// processed yet (events arrive in any order; a webhook may have been
+/// lost). Stripe is the source of truth: a paid session completes the
+/// payment now, so the refund then applies; otherwise the event waits.
+/// Marking it processed as `nothing_to_do` lost the refund for good.
+async fn paid_before_refunded(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    payment: Payment,
+    actor: &Actor,
+) -> Result<Payment, DomainError> {
+    let Some(session_id) = payment.stripe_session_id.as_deref() else {
+        return Err(DomainError::NotPaidYet(payment.id));
+    };
+    let session = gateway.retrieve_checkout_session(session_id).await?;
+    if !session.is_paid() {
+        return Err(DomainError::NotPaidYet(payment.id));
+    }
+    Ok(complete_payment(conn, gateway, &session, actor)
+        .await?
+        .payment)
 }
 
 /// Whether the payment `event` is about is known here, as processing it

@@ -410,7 +410,7 @@ async fn sweep_steps(
                 // Another integration's session on the same Stripe account,
                 // or one whose checkout has not committed yet: SPEC 5.5
                 // keeps it for later, which is not a failure of this run.
-                Err(e @ DomainError::UnknownSession(_)) => SweepAction {
+                Err(e) if e.is_waiting() => SweepAction {
                     payment_id: None,
                     event_id: Some(event.id.clone()),
                     action: "event_waiting".into(),

@@ -2,10 +2,11 @@
 
 use crate::helpers::Ctx;
 use domain::PaymentStatus;
+use domain::audit::{Actor, AuditSource};
 use domain::events::{RefundedCharge, StripeEvent, StripeEventKind};
 use domain::gateway::{CheckoutSession, SessionPaymentStatus, SessionStatus};
 use domain::models::stripe_event::{Stored, StoredEvent};
-use domain::services::{EventParser, process_stored_event};
+use domain::services::{EventParser, process_stored_event, record_payment_failed};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -496,4 +497,78 @@ async fn a_partial_refund_keeps_the_payment_completed_and_a_full_one_refunds_it(
         PaymentStatus::Refunded
     );
     ctx.assert_invariants().await;
+}
+
+fn full_refund_of(id: &str, intent: &str, amount: i64) -> serde_json::Value {
+    json!({ "id": id, "type": "charge.refunded", "data": { "object": {
+        "id": "ch_1", "payment_intent": intent, "amount": amount,
+        "amount_refunded": amount, "refunded": true } } })
+}
+
+/// A declined card first (the intent is stored), then a paid retry and a
+/// refund in the dashboard, whose event comes before the completion's: the
+/// refund is not lost, the payment completes from Stripe's session and is
+/// then refunded (black-box adversary: it ended COMPLETED, refund lost).
+#[tokio::test]
+async fn a_refund_that_arrives_before_the_completion_completes_then_refunds() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(1, None).await;
+    let session = ctx
+        .stripe
+        .pay(payment.stripe_session_id.as_deref().unwrap());
+    let intent = session.payment_intent_id.clone().unwrap();
+    let declined = Actor::new(AuditSource::Webhook, "evt_declined");
+    record_payment_failed(
+        &mut *ctx.db.conn().await,
+        payment.id,
+        Some(&intent),
+        Some("Your card was declined."),
+        &declined,
+    )
+    .await
+    .unwrap();
+
+    let refund = full_refund_of("evt_refund", &intent, payment.amount_minor);
+    let action = process(&ctx, "evt_refund", "charge.refunded", &refund).await;
+
+    assert_eq!(action, "refunded");
+    let after = ctx.payment(payment.id).await;
+    assert_eq!(after.status, PaymentStatus::Refunded);
+    assert!(after.completed_at.is_some(), "completed first, from Stripe");
+    ctx.assert_invariants().await;
+}
+
+/// Stripe does not show the payment paid yet: the refund's event waits
+/// (kept, retried) instead of being processed as `nothing_to_do`.
+#[tokio::test]
+async fn a_refund_for_a_payment_not_paid_anywhere_yet_waits() {
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(1, None).await;
+    let declined = Actor::new(AuditSource::Webhook, "evt_declined");
+    record_payment_failed(
+        &mut *ctx.db.conn().await,
+        payment.id,
+        Some("pi_declined"),
+        Some("Your card was declined."),
+        &declined,
+    )
+    .await
+    .unwrap();
+    let refund = full_refund_of("evt_early", "pi_declined", payment.amount_minor);
+    let mut conn = ctx.db.conn().await;
+    StoredEvent::store(&mut conn, "evt_early", "charge.refunded", &refund)
+        .await
+        .unwrap();
+
+    let error = process_stored_event(&mut conn, ctx.stripe.as_ref(), &TestParser, "evt_early")
+        .await
+        .unwrap_err();
+
+    assert!(error.is_waiting(), "{error}");
+    let stored = StoredEvent::find(&mut conn, "evt_early")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.processed_at, None, "kept for a retry");
+    assert_eq!(ctx.payment(payment.id).await.status, PaymentStatus::Failed);
 }
