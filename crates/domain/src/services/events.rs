@@ -3,7 +3,7 @@
 //! may arrive duplicated and in any order.
 
 use super::complete::{CompletionAction, complete_payment};
-use super::expire::{ExpiryOutcome, handle_session_expired};
+use super::expire::{ExpiryOutcome, expire_session_of};
 use super::fail::record_payment_failed;
 use super::refund::record_refund;
 use crate::audit::{Actor, AuditSource};
@@ -137,7 +137,13 @@ pub async fn process_event(
             Ok(outcome(event, Some(&payment), failure_action(&payment)))
         }
         StripeEventKind::SessionExpired(session) => {
-            let result = handle_session_expired(conn, gateway, &session.id, &actor).await?;
+            let payment = payment_for_session(conn, session).await?;
+            if !payment.owns_session(&session.id) {
+                warn_foreign(event, &payment, &session.id);
+                return Ok(outcome(event, Some(&payment), FOREIGN));
+            }
+            let payment_id = payment.id;
+            let result = expire_session_of(conn, gateway, payment, &session.id, &actor).await?;
             let action = match result {
                 ExpiryOutcome::Cancelled(_) => "cancelled",
                 ExpiryOutcome::Completed(_) => "completed",
@@ -148,7 +154,7 @@ pub async fn process_event(
                 ExpiryOutcome::Cancelled(done) => Some(done.payment),
                 ExpiryOutcome::Completed(done) => Some(done.payment),
                 ExpiryOutcome::AlreadySettled(_) | ExpiryOutcome::NotExpiredInStripe(_) => {
-                    Payment::find_by_session(conn, &session.id).await?
+                    Payment::find(conn, payment_id).await?
                 }
             };
             Ok(outcome(event, payment.as_ref(), action))
@@ -250,11 +256,9 @@ pub async fn knows_payment_of(
     let found = match &event.kind {
         StripeEventKind::SessionCompleted(session)
         | StripeEventKind::SessionAsyncPaymentSucceeded(session)
-        | StripeEventKind::SessionAsyncPaymentFailed(session) => {
+        | StripeEventKind::SessionAsyncPaymentFailed(session)
+        | StripeEventKind::SessionExpired(session) => {
             payment_for_session(conn, session).await.map(drop)
-        }
-        StripeEventKind::SessionExpired(session) => {
-            return Ok(Payment::find_by_session(conn, &session.id).await?.is_some());
         }
         StripeEventKind::PaymentIntentFailed {
             payment_intent_id,

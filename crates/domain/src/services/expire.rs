@@ -21,6 +21,8 @@ pub enum ExpiryOutcome {
     NotExpiredInStripe(String),
 }
 
+/// Handles the expiry of the session `session_id` of the payment that
+/// stored it.
 pub async fn handle_session_expired(
     conn: &mut AsyncPgConnection,
     gateway: &dyn StripeGateway,
@@ -30,6 +32,20 @@ pub async fn handle_session_expired(
     let payment = Payment::find_by_session(conn, session_id)
         .await?
         .ok_or_else(|| DomainError::UnknownSession(session_id.to_owned()))?;
+    expire_session_of(conn, gateway, payment, session_id, actor).await
+}
+
+/// Handles the expiry of `session_id`, a session of `payment`: the event
+/// finds the payment by the session's id, or by its metadata when the
+/// checkout never stored the session (Stripe created it after our call
+/// gave up).
+pub(crate) async fn expire_session_of(
+    conn: &mut AsyncPgConnection,
+    gateway: &dyn StripeGateway,
+    payment: Payment,
+    session_id: &str,
+    actor: &Actor,
+) -> Result<ExpiryOutcome, DomainError> {
     if !payment.status.is_open() {
         tracing::info!(target: "payments", payment_id = %payment.id, status = %payment.status,
             "session expired but the payment is already settled; nothing to do");

@@ -572,3 +572,44 @@ async fn a_refund_for_a_payment_not_paid_anywhere_yet_waits() {
     assert_eq!(stored.processed_at, None, "kept for a retry");
     assert_eq!(ctx.payment(payment.id).await.status, PaymentStatus::Failed);
 }
+
+/// A checkout whose Stripe call gave up while Stripe went on to create the
+/// session: the payment never stored it. Its expiry event finds the payment
+/// by the session's metadata and releases it, instead of waiting forever
+/// for a session "unknown here" (black-box adversary: 43 attempts, never
+/// processed, stock held).
+#[tokio::test]
+async fn the_expiry_of_a_session_the_checkout_never_stored_releases_its_payment() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::schema::payments;
+    let ctx = Ctx::new(10).await;
+    let payment = ctx.checkout(2, None).await;
+    let session_id = payment.stripe_session_id.clone().unwrap();
+    diesel::update(payments::table.find(payment.id))
+        .set(payments::stripe_session_id.eq(None::<String>))
+        .execute(&mut *ctx.db.conn().await)
+        .await
+        .unwrap();
+    ctx.stripe.expire(&session_id);
+    let expired = json!({ "id": "evt_late", "type": "checkout.session.expired",
+        "data": { "object": { "id": session_id, "status": "expired", "payment_status": "unpaid",
+            "metadata": { "payment_id": payment.id.to_string() } } } });
+
+    let action = process(&ctx, "evt_late", "checkout.session.expired", &expired).await;
+
+    assert_eq!(action, "cancelled");
+    assert_eq!(
+        ctx.payment(payment.id).await.status,
+        PaymentStatus::Cancelled
+    );
+    ctx.assert_invariants().await;
+    let again = json!({ "id": "evt_late_2", "type": "checkout.session.expired",
+        "data": { "object": { "id": session_id, "status": "expired", "payment_status": "unpaid",
+            "metadata": { "payment_id": payment.id.to_string() } } } });
+    assert_eq!(
+        process(&ctx, "evt_late_2", "checkout.session.expired", &again).await,
+        "nothing_to_do",
+        "a settled payment: processed, not left waiting"
+    );
+}
