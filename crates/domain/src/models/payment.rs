@@ -216,6 +216,23 @@ impl Payment {
             .await
     }
 
+    /// Open payments created before `created_before` that never stored a
+    /// Checkout Session (served by `payments_open_without_session_idx`).
+    pub async fn open_without_session(
+        conn: &mut AsyncPgConnection,
+        created_before: OffsetDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        Self::open()
+            .filter(payments::stripe_session_id.is_null())
+            .filter(payments::created_at.lt(created_before))
+            .order(payments::created_at.asc())
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)
+            .await
+    }
+
     /// Open payments created before `created_before` whatever their
     /// expiry (`--force`: sessions older than the TTL).
     pub async fn open_created_before(

@@ -285,6 +285,13 @@ fn error_action(payment: Option<Uuid>, event: Option<&str>, e: &DomainError) -> 
     }
 }
 
+/// A checkout stores its session within seconds (the API gives Stripe 6 s);
+/// an open payment still without one after this died between its
+/// reservation and Stripe's answer. Nobody was given a URL to pay it, and
+/// it has no `expires_at`, so without this its stock stayed reserved for
+/// good (black-box adversary: API killed mid-checkout).
+const ABANDONED_CHECKOUT: time::Duration = time::Duration::minutes(10);
+
 async fn candidates(
     conn: &mut AsyncPgConnection,
     opts: &SweepOptions,
@@ -295,6 +302,10 @@ async fn candidates(
         .into_iter()
         .map(|p| (p.id.0, p))
         .collect();
+    for p in Payment::open_without_session(conn, now - ABANDONED_CHECKOUT, opts.batch_limit).await?
+    {
+        found.entry(p.id.0).or_insert(p);
+    }
     if opts.force {
         let ttl = time::Duration::try_from(opts.session_ttl).unwrap_or(time::Duration::MINUTE * 30);
         for p in Payment::open_created_before(conn, now - ttl, opts.batch_limit).await? {

@@ -358,3 +358,36 @@ async fn a_refunded_late_payment_leaves_no_expiry_for_the_sweep_to_retry() {
     assert_eq!(report.expiries_retried, 0, "{report:?}");
     assert_eq!(report.outcome(), "idle");
 }
+
+/// A checkout that died between its reservation and Stripe's answer left
+/// an open payment with no session and no expiry: after ten minutes the
+/// sweep releases it; a younger one (a checkout still running) is left.
+#[tokio::test]
+async fn the_sweep_releases_a_checkout_that_never_got_a_session() {
+    use domain::schema::payments;
+    let ctx = Ctx::new(10).await;
+    let abandoned = ctx.checkout(2, None).await;
+    let running = ctx.checkout(1, None).await;
+    let now = time::OffsetDateTime::now_utc();
+    for (payment, age) in [(&abandoned, 11), (&running, 1)] {
+        diesel::update(payments::table.find(payment.id))
+            .set((
+                payments::stripe_session_id.eq(None::<String>),
+                payments::expires_at.eq(None::<time::OffsetDateTime>),
+                payments::created_at.eq(now - time::Duration::minutes(age)),
+            ))
+            .execute(&mut *ctx.db.conn().await)
+            .await
+            .unwrap();
+    }
+
+    let report = sweep(&ctx, false).await;
+
+    assert_eq!(report.cancelled, 1, "{report:?}");
+    assert_eq!(
+        ctx.payment(abandoned.id).await.status,
+        PaymentStatus::Cancelled
+    );
+    assert_eq!(ctx.payment(running.id).await.status, PaymentStatus::Pending);
+    ctx.assert_invariants().await;
+}

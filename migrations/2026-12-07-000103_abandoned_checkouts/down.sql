@@ -1,0 +1,1 @@
+DROP INDEX payments_open_without_session_idx;
