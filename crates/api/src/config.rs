@@ -161,6 +161,13 @@ impl Settings {
         let workers = u32::try_from(self.workers.get()).unwrap_or(u32::MAX);
         self.database_pool_size.div_ceil(workers).max(1)
     }
+
+    /// Each server thread's connections for `Idempotency-Key` claims: half
+    /// its share of the pool, at least one. A keyed request beyond them
+    /// waits for a claim (or its 503), never for a connection it holds.
+    pub fn claims_pool_size_per_worker(&self) -> u32 {
+        self.pool_size_per_worker().div_ceil(2)
+    }
 }
 
 #[cfg(test)]

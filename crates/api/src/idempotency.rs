@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on checkout and cancel. The key is claimed in a
-//! transaction on its own connection that stays open while the request is
-//! processed: a concurrent duplicate waits on the claim, then replays the
-//! saved response. Same key with another body → 422. 5xx answers are not
+//! transaction on its own connection (from `AppState::claims`, never the
+//! pool the work uses) that stays open while the request is processed: a
+//! concurrent duplicate waits on the claim, then replays the saved response. Same key with another body → 422. 5xx answers are not
 //! saved, so a retry runs again.
 
 use crate::error::{ApiError, OrApi};
@@ -113,8 +113,10 @@ fn is_lock_timeout(error: &diesel::result::Error) -> bool {
 }
 
 /// Runs `work` at most once per (user, key); without a key, just runs it.
+/// `claims` lends the claim's connection; `work` must take its own from
+/// another pool, or concurrent requests deadlock on the one pool.
 pub async fn run_once<F>(
-    pool: &DbPool,
+    claims: &DbPool,
     user: UserId,
     key: Option<String>,
     request_hash: String,
@@ -127,7 +129,7 @@ where
     let Some(key) = key else {
         return work().await.map(Reply::into_response);
     };
-    let mut guard = pool.get().await.or_api(lang)?;
+    let mut guard = claims.get().await.or_api(lang)?;
     let conn = &mut *guard;
     // A manual transaction: if this future is dropped mid-way, the pool
     // sees an open transaction, discards the connection and PostgreSQL

@@ -17,6 +17,11 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
+    /// Connections that hold `Idempotency-Key` claims while their request
+    /// runs. Apart from `pool`, which the work takes its connection from:
+    /// drawn from one pool, as many keyed requests as it has connections
+    /// held them all and each waited for a second one until its 503.
+    pub claims: DbPool,
     pub gateway: Arc<dyn StripeGateway>,
     pub queue: Arc<LazyQueue>,
     pub settings: Arc<Settings>,
@@ -36,6 +41,11 @@ impl AppState {
             settings.pool_size_per_worker(),
             ACQUIRE_TIMEOUT,
         );
+        let claims = db::pool(
+            settings.database_url.expose_secret(),
+            settings.claims_pool_size_per_worker(),
+            ACQUIRE_TIMEOUT,
+        );
         // Every Stripe call is written to `stripe_calls` for the timeline,
         // and counted in the same metrics the worker exports, so that
         // Stripe failing the API's cancels raises the same alert.
@@ -50,6 +60,7 @@ impl AppState {
         ));
         Self {
             pool,
+            claims,
             gateway,
             queue,
             settings: Arc::clone(settings),

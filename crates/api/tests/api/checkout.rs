@@ -280,6 +280,38 @@ async fn a_double_clicked_pay_never_makes_two_orders() {
     assert_eq!(app.units_sold().await, 1);
 }
 
+/// A claimed `Idempotency-Key` holds its connection until the answer is
+/// saved; the work needs one more. From one pool, as many keyed requests
+/// as a thread has connections held them all and waited on each other
+/// until the 503 (black-box adversary: 15 of 16 keyed checkouts).
+#[tokio::test]
+async fn concurrent_keyed_checkouts_do_not_use_up_the_connections_they_wait_for() {
+    let app = spawn_app_with(Options {
+        pool_size: 4,
+        ..Options::default()
+    })
+    .await;
+    app.give_stock(100).await;
+    let user = app.create_user("ana@example.com", false).await;
+    let browser = app.browser(&user).await;
+    let send = |key: String| {
+        browser
+            .request(Method::POST, "/api/payments/checkout/")
+            .header("Idempotency-Key", key)
+            .json(&json!({ "items": [{ "product_id": app.product.0, "quantity": 1 }] }))
+            .send()
+    };
+
+    let answers = futures::future::join_all((0..12).map(|i| send(format!("click-{i}")))).await;
+
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    assert_eq!(payments_count(&app).await, 12);
+}
+
 #[tokio::test]
 async fn a_coupon_discounts_the_amount_and_an_invalid_one_is_400() {
     let app = spawn_app().await;

@@ -81,7 +81,7 @@ pub async fn post_cancel(
     let view = view.ok_or_else(|| ApiError::not_found(lang))?;
     let actor = auth.actor_for(view.payment.user_id);
     let hash = request_hash(&req, &body);
-    run_once(&state.pool, auth.user.id, key, hash, lang, async || {
+    run_once(&state.claims, auth.user.id, key, hash, lang, async || {
         let outcome = cancel_read_payment(
             &state.pool,
             state.gateway.as_ref(),

@@ -66,7 +66,7 @@ pub async fn post_checkout(
         coupon_code,
     };
     let hash = request_hash(&req, &body);
-    run_once(&state.pool, auth.user.id, key, hash, lang, async || {
+    run_once(&state.claims, auth.user.id, key, hash, lang, async || {
         let mut conn = state.pool.get().await.or_api(lang)?;
         let payment = checkout(
             &mut conn,
