@@ -27,7 +27,7 @@ struct Saved {
 struct Fingerprint {
     method: String,
     path: String,
-    params: Vec<(Vec<u8>, Vec<u8>)>,
+    params: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -62,51 +62,14 @@ fn fingerprint(method: &str, path: &str, body: &[u8]) -> Fingerprint {
     }
 }
 
-/// The `(key, value)` pairs of a form body, percent-decoded (`+` is a
+/// The `(key, value)` pairs of a form body, decoded as forms are (`+` is a
 /// space), sorted by key. The sort is stable, so repeated keys (`expand[]=a
 /// &expand[]=b`, where the order makes the list) keep their order.
-fn form_params(body: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut params: Vec<(Vec<u8>, Vec<u8>)> = body
-        .split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(at) => (percent_decode(&pair[..at]), percent_decode(&pair[at + 1..])),
-            None => (percent_decode(pair), Vec::new()),
-        })
-        .collect();
+fn form_params(body: &[u8]) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> =
+        url::form_urlencoded::parse(body).into_owned().collect();
     params.sort_by(|a, b| a.0.cmp(&b.0));
     params
-}
-
-/// Form decoding: `%XX` becomes its byte and `+` a space; a `%` not followed
-/// by two hex digits stays as it is.
-fn percent_decode(input: &[u8]) -> Vec<u8> {
-    fn hex(b: u8) -> Option<u8> {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    }
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'%' => {
-                let pair = input
-                    .get(i + 1..i + 3)
-                    .and_then(|h| Some((hex(h[0])?, hex(h[1])?)));
-                if let Some((high, low)) = pair {
-                    out.push(high << 4 | low);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b'+' => out.push(b' '),
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    out
 }
 
 impl IdempotencyStore {
@@ -230,14 +193,14 @@ mod tests {
 
     #[test]
     fn repeated_keys_keep_their_order() {
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
         assert_eq!(
             form_params(b"expand[]=b&a=1&expand[]=a"),
-            vec![
-                (b"a".to_vec(), b"1".to_vec()),
-                (b"expand[]".to_vec(), b"b".to_vec()),
-                (b"expand[]".to_vec(), b"a".to_vec()),
-            ]
+            vec![pair("a", "1"), pair("expand[]", "b"), pair("expand[]", "a")]
         );
-        assert_eq!(percent_decode(b"100%+%4x%41%"), b"100% %4xA%".to_vec());
+        assert_eq!(
+            form_params(b"k=100%+%4x%41%"),
+            vec![pair("k", "100% %4xA%")]
+        );
     }
 }

@@ -223,14 +223,8 @@ impl Payment {
         created_before: OffsetDateTime,
         limit: i64,
     ) -> QueryResult<Vec<Self>> {
-        Self::open()
-            .filter(payments::stripe_session_id.is_null())
-            .filter(payments::created_at.lt(created_before))
-            .order(payments::created_at.asc())
-            .limit(limit)
-            .select(Self::as_select())
-            .load(conn)
-            .await
+        let without_session = Self::open().filter(payments::stripe_session_id.is_null());
+        Self::oldest_created_before(conn, without_session, created_before, limit).await
     }
 
     /// Open payments created before `created_before` whatever their
@@ -240,7 +234,17 @@ impl Payment {
         created_before: OffsetDateTime,
         limit: i64,
     ) -> QueryResult<Vec<Self>> {
-        Self::open()
+        Self::oldest_created_before(conn, Self::open(), created_before, limit).await
+    }
+
+    /// The payments of `query` created before `created_before`, oldest first.
+    async fn oldest_created_before(
+        conn: &mut AsyncPgConnection,
+        query: payments::BoxedQuery<'_, diesel::pg::Pg>,
+        created_before: OffsetDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        query
             .filter(payments::created_at.lt(created_before))
             .order(payments::created_at.asc())
             .limit(limit)
